@@ -1,0 +1,2 @@
+//! sched's benchmarks.
+fn main() {}

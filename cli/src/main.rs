@@ -1,0 +1,2 @@
+//! The `sched` binary.
+fn main() {}

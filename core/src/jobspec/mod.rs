@@ -1,0 +1,2 @@
+//! Job specifications (placeholder until the parser lands).
+pub mod functions;

@@ -1,0 +1,1 @@
+//! The data model (placeholder until the model lands).
