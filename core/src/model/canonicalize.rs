@@ -1,0 +1,1 @@
+//! Nomad's defaults (placeholder).
