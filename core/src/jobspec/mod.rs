@@ -413,3 +413,82 @@ fn prescan(src: &str) -> Result<(), (String, usize)> {
     }
     Ok(())
 }
+
+/// A parsed job file.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The job exactly as the file says it: not canonicalized, not validated.
+    pub job: crate::model::Job,
+    /// Parts of the file that were accepted but are ignored.
+    pub warnings: Vec<Diagnostic>,
+    /// The source and variables, as Nomad records them beside a job version.
+    pub submission: crate::model::Submission,
+}
+
+/// Parses a job file, HCL or Nomad JSON (a file whose first character is `{`).
+///
+/// `file` names the file in diagnostics. The result is the job as written:
+/// call `Job::canonicalize` and `Job::validate` before submitting it.
+pub fn parse(file: &str, src: &str, opts: &ParseOptions) -> Result<Parsed, Diagnostics> {
+    if src.trim_start().starts_with('{') {
+        let job = parse_json(file, src)?;
+        return Ok(Parsed {
+            job,
+            warnings: Vec::new(),
+            submission: crate::model::Submission {
+                source: Some(src.to_string()),
+                format: Some("json".into()),
+                ..Default::default()
+            },
+        });
+    }
+    let parsed = parse_value(file, src, opts)?;
+    let job = serde_json::from_value(parsed.job).map_err(|e| {
+        Diagnostic::error(format!(
+            "the decoded job does not fit the job model ({e}); this is a bug in sched"
+        ))
+    })?;
+    Ok(Parsed {
+        job,
+        warnings: parsed.warnings,
+        submission: crate::model::Submission {
+            source: Some(src.to_string()),
+            format: Some("hcl2".into()),
+            variable_flags: (!parsed.variable_flags.is_empty()).then_some(parsed.variable_flags),
+            variables: (!parsed.variables.is_empty()).then_some(parsed.variables),
+        },
+    })
+}
+
+/// Parses a job in Nomad's API JSON: `{"Job": {...}}` or the bare job object.
+pub fn parse_json(file: &str, src: &str) -> Result<crate::model::Job, Diagnostics> {
+    let map = SourceMap::new(file, src);
+    if src.len() > MAX_SOURCE_BYTES {
+        return Err(Diagnostic::error(format!(
+            "{file} is {} bytes; job files are limited to {MAX_SOURCE_BYTES} bytes",
+            src.len()
+        ))
+        .into());
+    }
+    let at = |e: &serde_json::Error| map.line_col(e.line().max(1), e.column().max(1));
+    // serde_json limits nesting itself (128 levels), so hostile input cannot
+    // exhaust the stack here.
+    let value: serde_json::Value = serde_json::from_str(src)
+        .map_err(|e| Diagnostic::error(format!("Invalid JSON: {e}")).at(at(&e)))?;
+    let job = match value {
+        serde_json::Value::Object(mut m) if m.contains_key("Job") => {
+            m.remove("Job").unwrap_or(serde_json::Value::Null)
+        }
+        other => other,
+    };
+    if !job.is_object() {
+        return Err(Diagnostic::error("Invalid job JSON: expected an object, or {\"Job\": {...}}")
+            .at(map.line_col(1, 1))
+            .into());
+    }
+    serde_json::from_value(job).map_err(|e| {
+        Diagnostics::from(Diagnostic::error(format!(
+            "Invalid job JSON in {file}: {e}"
+        )))
+    })
+}

@@ -139,7 +139,24 @@ pub(crate) fn lifecycle(m: &mut Obj, _: &mut Vec<String>) -> Result<(), String> 
     }
 }
 
-/// Ports: labels checked, then split into reserved (static) and dynamic.
+/// A port's label must be usable in `NOMAD_PORT_<label>`.
+pub(crate) fn port(m: &mut Obj, _: &mut Vec<String>) -> Result<(), String> {
+    let label = m.get("Label").and_then(Value::as_str).unwrap_or_default();
+    // Nomad's HCL1 parser allowed only [a-zA-Z0-9_]; its current job files
+    // also use dashes, which sched accepts too.
+    if label.is_empty()
+        || !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "Port label \"{label}\" does not conform to naming requirements ^[a-zA-Z0-9_-]+$"
+        ));
+    }
+    Ok(())
+}
+
+/// Ports: labels unique without case, then split into reserved (static) and dynamic.
 pub(crate) fn network(m: &mut Obj, _: &mut Vec<String>) -> Result<(), String> {
     let Some(Value::Array(ports)) = m.remove("__ports") else {
         return Ok(());
@@ -148,11 +165,6 @@ pub(crate) fn network(m: &mut Obj, _: &mut Vec<String>) -> Result<(), String> {
     let (mut reserved, mut dynamic) = (Vec::new(), Vec::new());
     for p in ports {
         let label = p.get("Label").and_then(Value::as_str).unwrap_or_default();
-        if label.is_empty() || !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "Port label \"{label}\" does not conform to naming requirements ^[a-zA-Z0-9_]+$"
-            ));
-        }
         let lower = label.to_ascii_lowercase();
         if labels.contains(&lower) {
             return Err(format!(

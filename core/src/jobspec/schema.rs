@@ -314,7 +314,7 @@ static PORT: Spec = Spec {
         "ignore_collision" => "IgnoreCollision": Bool,
     },
     children: &[],
-    post: None,
+    post: Some(reshape::port),
 };
 
 static DNS: Spec = Spec {
