@@ -627,7 +627,7 @@ impl<'a> Decoder<'a> {
             Ok(v) => Some(v),
             Err(msg) => {
                 self.error(
-                    format!("Unsuitable value for \"{name}\": {msg}"),
+                    format!("Unsuitable value: {msg} (in \"{name}\")"),
                     expr.span(),
                 );
                 None

@@ -272,6 +272,11 @@ pub(crate) fn parse_body(map: &SourceMap<'_>) -> Result<hcl_edit::structure::Bod
 
 /// Explains a syntax error in HCL's own terms where the shape is recognisable.
 fn syntax_message(raw: &str, line: &str, column: usize) -> String {
+    if raw.contains("expected `{`") {
+        return format!(
+            "Invalid block definition: a block is a name, optional quoted labels and {{ ... }}; an argument is name = value ({raw})"
+        );
+    }
     let rest: String = line.chars().skip(column.saturating_sub(1)).collect();
     let rest = rest.trim_start();
     let word: String = rest
