@@ -28,7 +28,7 @@ pub fn examples_dir() -> PathBuf {
 /// Looks up `TaskGroups[0].Tasks[0].Config.command` in a job's JSON.
 pub fn get<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
     let mut cur = v;
-    for part in path.split('.') {
+    for part in path.split('.').filter(|p| !p.is_empty()) {
         let (name, indexes) = match part.find('[') {
             Some(i) => (&part[..i], &part[i..]),
             None => (part, ""),
