@@ -300,15 +300,15 @@ mod tests {
     use super::*;
 
     /// A fresh empty directory under the system temp directory.
-    fn temp_dir(name: &str) -> PathBuf {
+    fn temp_dir(name: &str) -> std::io::Result<PathBuf> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
         let dir =
             std::env::temp_dir().join(format!("sched-fn-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
     }
 
     fn env_for(dir: &Path) -> FnEnv {
@@ -321,14 +321,14 @@ mod tests {
     }
 
     #[test]
-    fn reads_files() {
-        let dir = temp_dir("read");
-        std::fs::write(dir.join("hello.txt"), "Hello World").unwrap();
-        std::fs::write(dir.join("bin"), [0xffu8, 0x00]).unwrap();
-        std::fs::create_dir_all(dir.join("sub/deep")).unwrap();
-        std::fs::write(dir.join("sub/a.txt"), "a").unwrap();
-        std::fs::write(dir.join("sub/b.tpl"), "b").unwrap();
-        std::fs::write(dir.join("sub/deep/c.txt"), "c").unwrap();
+    fn reads_files() -> std::io::Result<()> {
+        let dir = temp_dir("read")?;
+        std::fs::write(dir.join("hello.txt"), "Hello World")?;
+        std::fs::write(dir.join("bin"), [0xffu8, 0x00])?;
+        std::fs::create_dir_all(dir.join("sub/deep"))?;
+        std::fs::write(dir.join("sub/a.txt"), "a")?;
+        std::fs::write(dir.join("sub/b.tpl"), "b")?;
+        std::fs::write(dir.join("sub/deep/c.txt"), "c")?;
         let abs = dir.join("hello.txt");
         let abs = abs.to_string_lossy();
         with_env(env_for(&dir), || {
@@ -350,7 +350,7 @@ mod tests {
             assert_eq!(eval(r#"fileset("sub", "*.nothing")"#), eval("[]"));
             assert_err(r#"fileset(".", "[")"#, "invalid pattern");
         });
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&dir)
     }
 
     #[test]
