@@ -1,0 +1,349 @@
+//! Encoding functions: JSON, YAML, CSV, base64 (plain and gzipped) and URL
+//! query encoding.
+
+use std::io::Write;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hcl::eval::{FuncArgs, FuncDef, ParamType};
+use hcl::{Map, Number, Value};
+
+use super::{check_elements, check_string};
+
+pub(super) fn register(defs: &mut Vec<(&'static str, FuncDef)>) {
+    let one = |p, f| FuncDef::builder().param(p).build(f);
+    defs.push(("jsonencode", one(ParamType::Any, jsonencode)));
+    defs.push(("jsondecode", one(ParamType::String, jsondecode)));
+    defs.push(("yamlencode", one(ParamType::Any, yamlencode)));
+    defs.push(("yamldecode", one(ParamType::String, yamldecode)));
+    defs.push(("csvdecode", one(ParamType::String, csvdecode)));
+    defs.push(("base64encode", one(ParamType::String, base64encode)));
+    defs.push(("base64decode", one(ParamType::String, base64decode)));
+    defs.push(("base64gzip", one(ParamType::String, base64gzip)));
+    defs.push(("urlencode", one(ParamType::String, urlencode)));
+}
+
+/// The string in positional argument `i` (already type-checked by hcl-rs).
+fn arg_str(args: &FuncArgs, i: usize) -> &str {
+    args.get(i).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Converts a value to JSON with object keys sorted.
+fn to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into()
+            } else if let Some(u) = n.as_u64() {
+                u.into()
+            } else {
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(serde_json::Value::Null, serde_json::Value::Number)
+            }
+        }
+        Value::String(s) => serde_json::Value::String(s.clone()),
+        Value::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            let mut out = serde_json::Map::new();
+            for k in keys {
+                if let Some(v) = o.get(k) {
+                    out.insert(k.clone(), to_json(v));
+                }
+            }
+            serde_json::Value::Object(out)
+        }
+    }
+}
+
+/// Encodes a value as compact JSON with sorted keys, escaping `<`, `>`, `&`,
+/// U+2028 and U+2029 as HCL's `jsonencode` does.
+pub(super) fn json_encode(v: &Value) -> Result<String, String> {
+    let s = serde_json::to_string(&to_json(v)).map_err(|e| format!("jsonencode: {e}"))?;
+    // These characters can only occur inside JSON strings, so escaping them
+    // everywhere is safe.
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// Converts decoded JSON into an HCL value.
+fn from_json(v: serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                n.as_f64()
+                    .and_then(Number::from_f64)
+                    .map_or(Value::Null, Value::Number)
+            }
+        }
+        serde_json::Value::String(s) => Value::String(s),
+        serde_json::Value::Array(a) => Value::Array(a.into_iter().map(from_json).collect()),
+        serde_json::Value::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, v)| (k, from_json(v))).collect())
+        }
+    }
+}
+
+fn jsonencode(args: FuncArgs) -> Result<Value, String> {
+    json_encode(&args[0]).map(Value::from)
+}
+
+fn jsondecode(args: FuncArgs) -> Result<Value, String> {
+    let v: serde_json::Value = serde_json::from_str(arg_str(&args, 0))
+        .map_err(|e| format!("jsondecode: invalid JSON: {e}"))?;
+    Ok(from_json(v))
+}
+
+/// Converts a value to YAML with object keys sorted.
+fn to_yaml(v: &Value) -> serde_yaml_ng::Value {
+    use serde_yaml_ng::Value as Y;
+    match v {
+        Value::Null => Y::Null,
+        Value::Bool(b) => Y::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Y::Number(i.into())
+            } else if let Some(u) = n.as_u64() {
+                Y::Number(u.into())
+            } else {
+                Y::Number(n.as_f64().unwrap_or(0.0).into())
+            }
+        }
+        Value::String(s) => Y::String(s.clone()),
+        Value::Array(a) => Y::Sequence(a.iter().map(to_yaml).collect()),
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            let mut m = serde_yaml_ng::Mapping::new();
+            for k in keys {
+                if let Some(v) = o.get(k) {
+                    m.insert(Y::String(k.clone()), to_yaml(v));
+                }
+            }
+            Y::Mapping(m)
+        }
+    }
+}
+
+fn yamlencode(args: FuncArgs) -> Result<Value, String> {
+    serde_yaml_ng::to_string(&to_yaml(&args[0]))
+        .map(Value::from)
+        .map_err(|e| format!("yamlencode: {e}"))
+}
+
+/// A YAML scalar used as a mapping key, as a string.
+fn yaml_key(k: serde_yaml_ng::Value) -> Result<String, String> {
+    use serde_yaml_ng::Value as Y;
+    match k {
+        Y::String(s) => Ok(s),
+        Y::Number(n) => Ok(n.to_string()),
+        Y::Bool(b) => Ok(b.to_string()),
+        Y::Null => Ok("null".into()),
+        Y::Tagged(t) => yaml_key(t.value),
+        Y::Sequence(_) | Y::Mapping(_) => {
+            Err("yamldecode: mapping keys must be scalars, not collections".into())
+        }
+    }
+}
+
+/// Converts decoded YAML into an HCL value, counting nodes against the limit.
+fn from_yaml(v: serde_yaml_ng::Value, count: &mut usize) -> Result<Value, String> {
+    use serde_yaml_ng::Value as Y;
+    *count += 1;
+    check_elements(*count, "yamldecode")?;
+    Ok(match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                Value::Number(
+                    Number::from_f64(f).ok_or_else(|| {
+                        format!("yamldecode: {f} cannot be represented as a number")
+                    })?,
+                )
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(seq) => Value::Array(
+            seq.into_iter()
+                .map(|v| from_yaml(v, count))
+                .collect::<Result<_, _>>()?,
+        ),
+        Y::Mapping(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                out.insert(yaml_key(k)?, from_yaml(v, count)?);
+            }
+            Value::Object(out)
+        }
+        Y::Tagged(t) => from_yaml(t.value, count)?,
+    })
+}
+
+fn yamldecode(args: FuncArgs) -> Result<Value, String> {
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(arg_str(&args, 0))
+        .map_err(|e| format!("yamldecode: invalid YAML: {e}"))?;
+    from_yaml(v, &mut 0)
+}
+
+/// `csvdecode(string)`: a list of objects keyed by the header row.
+fn csvdecode(args: FuncArgs) -> Result<Value, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(arg_str(&args, 0).as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("csvdecode: {e}"))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if headers.is_empty() || headers == [""] {
+        return Err("csvdecode: missing header line".into());
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| format!("csvdecode: {e}"))?;
+        let mut obj = Map::new();
+        for (h, field) in headers.iter().zip(record.iter()) {
+            obj.insert(h.clone(), Value::from(field));
+        }
+        rows.push(Value::Object(obj));
+        check_elements(rows.len(), "csvdecode")?;
+    }
+    Ok(Value::Array(rows))
+}
+
+fn base64encode(args: FuncArgs) -> Result<Value, String> {
+    let s = arg_str(&args, 0);
+    check_string(s.len().saturating_mul(4) / 3, "base64encode")?;
+    Ok(STANDARD.encode(s).into())
+}
+
+fn base64decode(args: FuncArgs) -> Result<Value, String> {
+    let bytes = STANDARD
+        .decode(arg_str(&args, 0))
+        .map_err(|e| format!("base64decode: invalid base64 data: {e}"))?;
+    String::from_utf8(bytes)
+        .map(Value::from)
+        .map_err(|_| "base64decode: the decoded bytes are not valid UTF-8".into())
+}
+
+/// `base64gzip(string)`: gzip-compresses then base64-encodes.
+fn base64gzip(args: FuncArgs) -> Result<Value, String> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(arg_str(&args, 0).as_bytes())
+        .map_err(|e| format!("base64gzip: {e}"))?;
+    let bytes = enc.finish().map_err(|e| format!("base64gzip: {e}"))?;
+    Ok(STANDARD.encode(bytes).into())
+}
+
+/// Bytes `urlencode` escapes: everything but ASCII letters, digits and `-_.~`.
+const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `urlencode(string)`: query-string escaping, spaces as `+`.
+fn urlencode(args: FuncArgs) -> Result<Value, String> {
+    let s = arg_str(&args, 0);
+    let encoded = percent_encoding::utf8_percent_encode(s, QUERY).to_string();
+    // A literal "%20" in the input was itself escaped to "%2520", so this only
+    // touches spaces.
+    Ok(encoded.replace("%20", "+").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{assert_err, assert_eval, eval};
+
+    #[test]
+    fn json() {
+        assert_eval(
+            r#"jsonencode({b = [1, 2.5, true, null], a = "x<y"})"#,
+            r#""{\"a\":\"x\\u003cy\",\"b\":[1,2.5,true,null]}""#,
+        );
+        assert_eval(r#"jsonencode("a")"#, r#""\"a\"""#);
+        assert_err("jsonencode()", "positional arguments");
+        assert_eval(
+            r#"jsondecode("{\"a\": [1, 2.5, \"x\", null, false]}")"#,
+            r#"{a = [1, 2.5, "x", null, false]}"#,
+        );
+        assert_err(r#"jsondecode("{")"#, "invalid JSON");
+        assert_err("jsondecode(1)", "string");
+    }
+
+    #[test]
+    fn yaml() {
+        assert_eval(
+            r#"yamldecode("a: 1\nb:\n  - x\n  - true\n  - 1.5\nc: null\n")"#,
+            r#"{a = 1, b = ["x", true, 1.5], c = null}"#,
+        );
+        assert_err(r#"yamldecode("a: [")"#, "invalid YAML");
+        assert_err(r#"yamldecode("? [1]\n: 2\n")"#, "mapping keys");
+        assert_eval(
+            r#"yamlencode({b = [1, "x"], a = true})"#,
+            r#""a: true\nb:\n- 1\n- x\n""#,
+        );
+        let round = eval(r#"yamldecode(yamlencode({k = ["v", 2, null]}))"#);
+        assert_eq!(round, eval(r#"{k = ["v", 2, null]}"#));
+    }
+
+    #[test]
+    fn csv() {
+        assert_eval(
+            r#"csvdecode("a,b\n1,2\n3,4\n")"#,
+            r#"[{a = "1", b = "2"}, {a = "3", b = "4"}]"#,
+        );
+        assert_err(r#"csvdecode("a,b\n1,2,3\n")"#, "csvdecode");
+        assert_err(r#"csvdecode("")"#, "missing header");
+    }
+
+    #[test]
+    fn base64() {
+        assert_eval(r#"base64encode("Hello World")"#, r#""SGVsbG8gV29ybGQ=""#);
+        assert_err("base64encode(1)", "string");
+        assert_eval(r#"base64decode("SGVsbG8gV29ybGQ=")"#, r#""Hello World""#);
+        assert_err(r#"base64decode("!!")"#, "invalid base64");
+        assert_err(r#"base64decode("/w==")"#, "not valid UTF-8");
+        assert_eval(r#"base64decode(base64encode("héllo"))"#, r#""héllo""#);
+        let gz = eval(r#"base64gzip("hello")"#);
+        let Ok(hcl::Value::String(gz)) = gz else {
+            panic!("base64gzip returned {gz:?}");
+        };
+        assert!(gz.starts_with("H4sI"), "{gz}");
+        assert_err("base64gzip([])", "string");
+    }
+
+    #[test]
+    fn url() {
+        assert_eval(r#"urlencode("Hello World!")"#, r#""Hello+World%21""#);
+        assert_eval(r#"urlencode("a=b&c/d~e%20")"#, r#""a%3Db%26c%2Fd~e%2520""#);
+        assert_err("urlencode(null)", "string");
+    }
+}
