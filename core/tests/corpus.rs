@@ -3,7 +3,8 @@
 
 mod support;
 
-use sched_core::jobspec::{ParseOptions, VarFile, parse};
+use sched_core::jobspec::parse;
+use support::{index, options_for};
 
 /// Valid files sched does not accept, with the reason. Empty: all are accepted.
 const EXCLUDED: &[(&str, &str)] = &[];
@@ -14,60 +15,57 @@ const INVALID_LINES: &[(&str, &str)] = &[
     ("jobspec__test-fixtures__bad-ports.hcl", "port"),
     ("jobspec__test-fixtures__basic_wrong_key.hcl", "nterval"),
     ("jobspec__test-fixtures__multi-network.hcl", "network"),
-    ("jobspec__test-fixtures__multi-resource.hcl", "ephemeral_disk"),
+    (
+        "jobspec__test-fixtures__multi-resource.hcl",
+        "ephemeral_disk",
+    ),
     ("jobspec__test-fixtures__multi-vault.hcl", "vault"),
     ("jobspec__test-fixtures__overlapping-ports.hcl", "network"),
-    ("jobspec__test-fixtures__service-check-bad-header-2.hcl", "header"),
-    ("jobspec__test-fixtures__service-check-bad-header.hcl", "header"),
-    ("jobspec__test-fixtures__task-scaling-policy-invalid-resource.hcl", "scaling"),
-    ("jobspec__test-fixtures__task-scaling-policy-invalid-type.hcl", "scaling"),
-    ("jobspec__test-fixtures__task-scaling-policy-missing-name.hcl", "scaling"),
-    ("jobspec__test-fixtures__task-scaling-policy-multi-cpu.hcl", "task"),
-    ("jobspec__test-fixtures__task-scaling-policy-multi-name.hcl", "scaling"),
-    ("jobspec__test-fixtures__tg-scaling-policy-invalid-type.hcl", "scaling"),
-    ("jobspec__test-fixtures__tg-scaling-policy-missing-max.hcl", "scaling"),
-    ("jobspec__test-fixtures__tg-scaling-policy-multi-policy.hcl", "policy"),
-    ("jobspec__test-fixtures__tg-scaling-policy-with-label.hcl", "scaling"),
+    (
+        "jobspec__test-fixtures__service-check-bad-header-2.hcl",
+        "header",
+    ),
+    (
+        "jobspec__test-fixtures__service-check-bad-header.hcl",
+        "header",
+    ),
+    (
+        "jobspec__test-fixtures__task-scaling-policy-invalid-resource.hcl",
+        "scaling",
+    ),
+    (
+        "jobspec__test-fixtures__task-scaling-policy-invalid-type.hcl",
+        "scaling",
+    ),
+    (
+        "jobspec__test-fixtures__task-scaling-policy-missing-name.hcl",
+        "scaling",
+    ),
+    (
+        "jobspec__test-fixtures__task-scaling-policy-multi-cpu.hcl",
+        "task",
+    ),
+    (
+        "jobspec__test-fixtures__task-scaling-policy-multi-name.hcl",
+        "scaling",
+    ),
+    (
+        "jobspec__test-fixtures__tg-scaling-policy-invalid-type.hcl",
+        "scaling",
+    ),
+    (
+        "jobspec__test-fixtures__tg-scaling-policy-missing-max.hcl",
+        "scaling",
+    ),
+    (
+        "jobspec__test-fixtures__tg-scaling-policy-multi-policy.hcl",
+        "policy",
+    ),
+    (
+        "jobspec__test-fixtures__tg-scaling-policy-with-label.hcl",
+        "scaling",
+    ),
 ];
-
-/// Options for a corpus file: its required variables get a value, and the
-/// job submission fixture gets its three var files.
-pub fn options_for(name: &str, features: &str) -> ParseOptions {
-    let dir = support::corpus_dir().join("nomad-jobspecs");
-    let mut opts = ParseOptions::default();
-    for feature in features.split(';') {
-        if let Some(vars) = feature.strip_prefix("required-vars:") {
-            if name == "e2e__jobsubmissions__input__xyz.hcl" {
-                continue;
-            }
-            opts.arg_vars.extend(vars.split(',').map(|v| format!("{v}=1")));
-        }
-    }
-    if name == "e2e__jobsubmissions__input__xyz.hcl" {
-        for f in ["x", "y", "z"] {
-            let path = dir.join(format!("_varfiles/e2e__jobsubmissions__input__{f}.hcl"));
-            opts.var_files.push(VarFile {
-                name: path.display().to_string(),
-                contents: std::fs::read_to_string(&path).expect("var file"),
-            });
-        }
-    }
-    opts
-}
-
-/// (file name, classification, features) for every corpus file.
-pub fn index() -> Vec<(String, String, String)> {
-    let dir = support::corpus_dir().join("nomad-jobspecs");
-    let index = std::fs::read_to_string(dir.join("INDEX.tsv")).expect("INDEX.tsv");
-    index
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let c: Vec<&str> = l.split('\t').collect();
-            (c[0].to_string(), c[3].to_string(), c[5].to_string())
-        })
-        .collect()
-}
 
 #[test]
 fn nomad_corpus_conforms() {
@@ -104,7 +102,9 @@ fn nomad_corpus_conforms() {
                     }
                     Err(e) => {
                         let pointed = e.errors().any(|d| {
-                            d.position.as_ref().is_some_and(|p| p.source_line.contains(want))
+                            d.position
+                                .as_ref()
+                                .is_some_and(|p| p.source_line.contains(want))
                         });
                         match pointed {
                             true => passed += 1,

@@ -14,9 +14,9 @@ fn expected_value(check: &Value) -> Option<Value> {
     // explain an expectation; the value is the part before them.
     match check {
         Value::String(s) if s.starts_with("nil (") => None,
-        Value::String(s) if !s.contains("${") && s.ends_with(')') && s.contains(" (") => {
-            Some(Value::String(s[..s.find(" (").unwrap_or(s.len())].to_string()))
-        }
+        Value::String(s) if !s.contains("${") && s.ends_with(')') && s.contains(" (") => Some(
+            Value::String(s[..s.find(" (").unwrap_or(s.len())].to_string()),
+        ),
         other => Some(other.clone()),
     }
 }
@@ -40,13 +40,20 @@ fn nomad_inline_cases() {
         let mut opts = ParseOptions::default();
         let strs = |v: &Value| -> Vec<String> {
             v.as_array()
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         opts.arg_vars = strs(&case["arg_vars"]);
         opts.env = strs(&case["env"])
             .into_iter()
-            .filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|e| {
+                e.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect();
         for vf in case["var_files"].as_array().into_iter().flatten() {
             let contents = match (vf["content"].as_str(), vf["path"].as_str()) {
@@ -92,8 +99,11 @@ fn nomad_inline_cases() {
                         support::matches(check, Some(&job), "Job", &mut errors);
                         continue;
                     }
-                    if let Some(inner) = path.strip_prefix("len(").and_then(|p| p.strip_suffix(')')) {
-                        let n = support::get(&job, inner).and_then(Value::as_array).map(Vec::len);
+                    if let Some(inner) = path.strip_prefix("len(").and_then(|p| p.strip_suffix(')'))
+                    {
+                        let n = support::get(&job, inner)
+                            .and_then(Value::as_array)
+                            .map(Vec::len);
                         if n != check.as_u64().map(|n| n as usize) {
                             errors.push(format!("{path}: expected {check}, got {n:?}"));
                         }
@@ -105,7 +115,9 @@ fn nomad_inline_cases() {
                     };
                     if path == "Region" && file.starts_with("11-") {
                         if actual.and_then(Value::as_str) != Some(readable) {
-                            errors.push(format!("Region: expected the file's contents, got {actual:?}"));
+                            errors.push(format!(
+                                "Region: expected the file's contents, got {actual:?}"
+                            ));
                         }
                         continue;
                     }

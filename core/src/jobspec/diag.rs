@@ -257,7 +257,7 @@ mod tests {
     #[test]
     fn positions_count_lines_and_characters() {
         let map = SourceMap::new("a.hcl", "job \"x\" {\n  é = 1\n}\n");
-        let p = map.position(13..14);
+        let p = map.position(12..14);
         assert_eq!((p.line, p.column), (2, 3));
         assert_eq!(p.source_line, "  é = 1");
         let p = map.line_col(3, 1);

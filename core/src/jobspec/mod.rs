@@ -487,9 +487,11 @@ pub fn parse_json(file: &str, src: &str) -> Result<crate::model::Job, Diagnostic
         other => other,
     };
     if !job.is_object() {
-        return Err(Diagnostic::error("Invalid job JSON: expected an object, or {\"Job\": {...}}")
-            .at(map.line_col(1, 1))
-            .into());
+        return Err(
+            Diagnostic::error("Invalid job JSON: expected an object, or {\"Job\": {...}}")
+                .at(map.line_col(1, 1))
+                .into(),
+        );
     }
     serde_json::from_value(job).map_err(|e| {
         Diagnostics::from(Diagnostic::error(format!(

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use sched_core::jobspec::{ParseOptions, VarFile};
 use serde_json::Value;
 
 /// The conformance corpus: `$SCHED_CORPUS_DIR`, or `shared/corpus` beside the repository.
@@ -46,9 +47,7 @@ pub fn get<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
 
 /// Whether a value is Go's zero value, which Go's JSON writes but ours may omit.
 pub fn is_zero(v: &Value) -> bool {
-    matches!(v, Value::Null | Value::Bool(false))
-        || v.as_str() == Some("")
-        || v.as_i64() == Some(0)
+    matches!(v, Value::Null | Value::Bool(false)) || v.as_str() == Some("") || v.as_i64() == Some(0)
 }
 
 /// Compares an expected Go `api` value with ours: every expected key must
@@ -68,7 +67,11 @@ pub fn matches(expected: &Value, actual: Option<&Value>, path: &str, errors: &mu
         }
         (Value::Array(e), Some(Value::Array(a))) => {
             if e.len() != a.len() {
-                errors.push(format!("{path}: expected {} elements, got {}", e.len(), a.len()));
+                errors.push(format!(
+                    "{path}: expected {} elements, got {}",
+                    e.len(),
+                    a.len()
+                ));
                 return;
             }
             for (i, (ev, av)) in e.iter().zip(a).enumerate() {
@@ -78,6 +81,49 @@ pub fn matches(expected: &Value, actual: Option<&Value>, path: &str, errors: &mu
         (e, None) if is_zero(e) => {}
         (e, Some(a)) if e == a => {}
         (Value::Number(e), Some(Value::Number(a))) if e.as_f64() == a.as_f64() => {}
-        (e, a) => errors.push(format!("{path}: expected {e}, got {}", a.map(|a| a.to_string()).unwrap_or("nothing".into()))),
+        (e, a) => errors.push(format!(
+            "{path}: expected {e}, got {}",
+            a.map(|a| a.to_string()).unwrap_or("nothing".into())
+        )),
     }
+}
+
+/// Options for a corpus file: its required variables get a value, and the
+/// job submission fixture gets its three var files.
+pub fn options_for(name: &str, features: &str) -> ParseOptions {
+    let dir = corpus_dir().join("nomad-jobspecs");
+    let mut opts = ParseOptions::default();
+    for feature in features.split(';') {
+        if let Some(vars) = feature.strip_prefix("required-vars:") {
+            if name == "e2e__jobsubmissions__input__xyz.hcl" {
+                continue;
+            }
+            opts.arg_vars
+                .extend(vars.split(',').map(|v| format!("{v}=1")));
+        }
+    }
+    if name == "e2e__jobsubmissions__input__xyz.hcl" {
+        for f in ["x", "y", "z"] {
+            let path = dir.join(format!("_varfiles/e2e__jobsubmissions__input__{f}.hcl"));
+            opts.var_files.push(VarFile {
+                name: path.display().to_string(),
+                contents: std::fs::read_to_string(&path).expect("var file"),
+            });
+        }
+    }
+    opts
+}
+
+/// (file name, classification, features) for every corpus file.
+pub fn index() -> Vec<(String, String, String)> {
+    let dir = corpus_dir().join("nomad-jobspecs");
+    let index = std::fs::read_to_string(dir.join("INDEX.tsv")).expect("INDEX.tsv");
+    index
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[0].to_string(), c[3].to_string(), c[5].to_string())
+        })
+        .collect()
 }
