@@ -1,2 +1,3 @@
 //! Job specifications (placeholder until the parser lands).
+pub mod fmt;
 pub mod functions;
