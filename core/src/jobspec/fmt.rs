@@ -617,7 +617,15 @@ fn render(src: &str, tokens: &mut [Token]) -> String {
         for _ in 0..token.spaces {
             out.push(' ');
         }
-        out.push_str(token.text(src));
+        let text = token.text(src);
+        if token.kind == Kind::Comment && !text.starts_with("/*") {
+            // Line comments lose trailing whitespace but keep their newline.
+            let body = text.trim_end_matches(['\n', '\r']);
+            out.push_str(body.trim_end_matches([' ', '\t']));
+            out.push_str(&text[body.len()..]);
+        } else {
+            out.push_str(text);
+        }
     }
     // Exactly one newline at the end (none for an empty file).
     let content = out.trim_end_matches(['\n', '\r']).len();
@@ -794,8 +802,45 @@ fn space_after(src: &str, subject: &Token, before: Option<&Token>, after: &Token
 fn columns(src: &str, tokens: &[Token]) -> usize {
     tokens
         .iter()
-        .map(|t| t.spaces as usize + t.text(src).chars().count())
+        .map(|t| t.spaces as usize + graphemes(t.text(src)))
         .sum()
+}
+
+/// Approximate number of user-perceived characters in `text`, as hclwrite
+/// counts columns: combining marks, variation selectors, emoji modifiers,
+/// zero-width-joiner sequences and flag pairs do not add a column.
+fn graphemes(text: &str) -> usize {
+    if text.is_ascii() {
+        return text.len();
+    }
+    let mut count = 0;
+    let mut after_joiner = false;
+    let mut open_flag = false;
+    for c in text.chars() {
+        let cp = u32::from(c);
+        let regional = (0x1F1E6..=0x1F1FF).contains(&cp);
+        let extends = after_joiner
+            || (regional && open_flag)
+            || matches!(
+                cp,
+                0x0300..=0x036F
+                    | 0x1AB0..=0x1AFF
+                    | 0x1DC0..=0x1DFF
+                    | 0x200D
+                    | 0x20D0..=0x20FF
+                    | 0xFE00..=0xFE0F
+                    | 0xFE20..=0xFE2F
+                    | 0x1F3FB..=0x1F3FF
+                    | 0xE0020..=0xE007F
+                    | 0xE0100..=0xE01EF
+            );
+        if !extends {
+            count += 1;
+        }
+        open_flag = regional && !open_flag;
+        after_joiner = cp == 0x200D;
+    }
+    count
 }
 
 /// Aligns the `=` of attributes on consecutive lines, then the trailing
@@ -921,6 +966,54 @@ iiii = 8
     fn aligns_trailing_comments() {
         let src = "a = 1 # one\nlonger = \"x\" // two\n";
         assert_eq!(fmt(src), "a      = 1   # one\nlonger = \"x\" // two\n");
+    }
+
+    #[test]
+    fn alignment_counts_characters_not_bytes() {
+        let src = "\u{1d49c} = 1 # foo\nbungle = \"\u{1f1ec}\u{1f1e7}\" # baz\nzebra = \"striped\" # baz\n";
+        let want = "\u{1d49c}      = 1         # foo\nbungle = \"\u{1f1ec}\u{1f1e7}\"       # baz\nzebra  = \"striped\" # baz\n";
+        assert_eq!(fmt(src), want);
+        assert_eq!(
+            graphemes("e\u{301}\u{1f44d}\u{1f3fd}\u{1f468}\u{200d}\u{1f469}"),
+            3
+        );
+    }
+
+    #[test]
+    fn line_comments_lose_trailing_whitespace() {
+        assert_eq!(
+            fmt("# a  \t\nb = 1 // c \n/* d  */  \n"),
+            "# a\nb = 1 // c\n/* d  */\n"
+        );
+    }
+
+    #[test]
+    fn comment_runs_span_lines_without_assignments() {
+        let src = "a = 1 # foo\nbungle = (\n    \"bonce\"\n) # baz\nzebra = \"striped\" # baz\n";
+        let want = "a = 1 # foo\nbungle = (\n  \"bonce\"\n)                 # baz\nzebra = \"striped\" # baz\n";
+        assert_eq!(fmt(src), want);
+
+        let src =
+            "a=\"apple\"# foo\nbungle=(# woo parens\n\"bonce\"\n)# baz\nzebra=\"striped\"# baz\n";
+        let want = "a = \"apple\" # foo\nbungle = (  # woo parens\n  \"bonce\"\n)                 # baz\nzebra = \"striped\" # baz\n";
+        assert_eq!(fmt(src), want);
+
+        let src = "foo {} # here we go\na = 1 # foo\nbungle = \"bonce\" # baz\n";
+        let want =
+            "foo {}           # here we go\na      = 1       # foo\nbungle = \"bonce\" # baz\n";
+        assert_eq!(fmt(src), want);
+    }
+
+    #[test]
+    fn indentation_follows_net_brackets_per_line() {
+        assert_eq!(
+            fmt("x = [[\n[\na\n]]\n]\n"),
+            "x = [[\n  [\n    a\n  ]]\n]\n"
+        );
+        assert_eq!(
+            fmt("x = foo(\n1,\n- 2,\na*b,\n)\n"),
+            "x = foo(\n  1,\n  -2,\n  a * b,\n)\n"
+        );
     }
 
     #[test]
