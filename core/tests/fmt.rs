@@ -410,7 +410,8 @@ impl Writer {
 
     /// Nested operators go in parentheses so the source means what it says.
     fn operand(&mut self, e: &Expr) {
-        if matches!(e, Expr::Binary(..) | Expr::Cond(..) | Expr::Unary(..)) {
+        let bare_unary = matches!(e, Expr::Unary(..)) && self.pick(2) == 0;
+        if matches!(e, Expr::Binary(..) | Expr::Cond(..) | Expr::Unary(..)) && !bare_unary {
             self.out.push('(');
             self.expr(e);
             self.out.push(')');
@@ -470,10 +471,17 @@ proptest! {
     fn random_bodies_format_idempotently_and_keep_structure(
         items in prop::collection::vec(item(), 0..8),
         seed in any::<u64>(),
+        ending in 0..3u8,
     ) {
         let mut w = Writer { out: String::new(), rng: seed };
         w.body(&items);
-        let src = w.out;
+        let src = match ending {
+            // Unterminated last line.
+            1 => w.out.trim_end_matches('\n').to_owned(),
+            // Windows line endings.
+            2 => w.out.replace('\n', "\r\n"),
+            _ => w.out,
+        };
         let original = hcl::parse(&src);
         prop_assume!(original.is_ok(), "generated source does not parse:\n{}", src);
         let once = format(&src);

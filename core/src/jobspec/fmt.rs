@@ -79,10 +79,26 @@ pub fn format(src: &str) -> Result<String, FmtError> {
     if let Err(err) = &lexed
         && err.too_deep
     {
-        return Err(FmtError::at(src, err.offset, err.message));
+        return Err(FmtError::at(src, err.offset, err.message.clone()));
     }
     let original = parse(src)?;
     let mut tokens = lexed.map_err(|err| FmtError::at(src, err.offset, err.message))?;
+    // Format as if the last line were terminated, so that a second run, which
+    // sees the newline this one adds, lays the last line out the same way.
+    let terminated;
+    let src = if src.is_empty() || src.ends_with('\n') {
+        src
+    } else {
+        terminated = format!("{src}\n");
+        let end = terminated.len() as u32;
+        tokens.push(Token {
+            kind: Kind::Newline,
+            start: end - 1,
+            end,
+            spaces: 0,
+        });
+        terminated.as_str()
+    };
     let out = render(src, &mut tokens);
     match parse(&out) {
         Ok(formatted) if formatted == original => Ok(out),
@@ -210,16 +226,16 @@ impl Token {
 #[derive(Debug)]
 struct LexError {
     offset: usize,
-    message: &'static str,
+    message: String,
     /// Nesting too deep: reported without consulting the parser.
     too_deep: bool,
 }
 
 impl LexError {
-    fn new(offset: usize, message: &'static str) -> Self {
+    fn new(offset: usize, message: &str) -> Self {
         LexError {
             offset,
-            message,
+            message: message.to_owned(),
             too_deep: false,
         }
     }
@@ -227,7 +243,7 @@ impl LexError {
     fn too_deep(offset: usize) -> Self {
         LexError {
             offset,
-            message: "nesting too deep (more than 256 levels)",
+            message: format!("nesting too deep (more than {MAX_NESTING_DEPTH} levels)"),
             too_deep: true,
         }
     }
@@ -627,11 +643,13 @@ fn render(src: &str, tokens: &mut [Token]) -> String {
             out.push_str(text);
         }
     }
-    // Exactly one newline at the end (none for an empty file).
+    // Exactly one newline at the end (none for an empty file), in the style
+    // of the file's first line ending.
     let content = out.trim_end_matches(['\n', '\r']).len();
     out.truncate(content);
     if !out.is_empty() {
-        out.push('\n');
+        let crlf = src.find('\n').is_some_and(|i| src[..i].ends_with('\r'));
+        out.push_str(if crlf { "\r\n" } else { "\n" });
     }
     out
 }
@@ -1059,6 +1077,13 @@ iiii = 8
     }
 
     #[test]
+    fn negation_after_operators_and_separators() {
+        let src = "a = ( x+-2 )\nb = foo(1, -2,x*-y, b,c)\nc = x? -1 : -2\nd = {k=-1}\n";
+        let want = "a = (x + -2)\nb = foo(1, -2, x * -y, b, c)\nc = x ? -1 : -2\nd = { k = -1 }\n";
+        assert_eq!(fmt(src), want);
+    }
+
+    #[test]
     fn conditional() {
         assert_eq!(fmt("a = x>1?\"y\":\"z\"\n"), "a = x > 1 ? \"y\" : \"z\"\n");
     }
@@ -1075,6 +1100,9 @@ iiii = 8
         let src = "a = foo . bar [ 0 ] . baz\nb = f( x , y... )\nc = l[*] . id\nd = l.*.id\ne = m [\"k\"]\n";
         let want = "a = foo.bar[0].baz\nb = f(x, y...)\nc = l[*].id\nd = l.*.id\ne = m[\"k\"]\n";
         assert_eq!(fmt(src), want);
+        let src = "a=b()[c]\nb=[\"hello\"][0]\nc = {a=1}[\"a\"]\n";
+        let want = "a = b()[c]\nb = [\"hello\"][0]\nc = { a = 1 }[\"a\"]\n";
+        assert_eq!(fmt(src), want);
     }
 
     #[test]
@@ -1087,7 +1115,8 @@ iiii = 8
     fn trailing_whitespace_and_final_newline() {
         assert_eq!(fmt("a = 1   \n\n\n"), "a = 1\n");
         assert_eq!(fmt("a = 1"), "a = 1\n");
-        assert_eq!(fmt("a = 1\t\r\nb = 2\r\n"), "a = 1\r\nb = 2\n");
+        assert_eq!(fmt("a = 1\t\r\nb = 2\r\n\r\n"), "a = 1\r\nb = 2\r\n");
+        assert_eq!(fmt("a = 1\t\r\nb = 2"), "a = 1\r\nb = 2\r\n");
     }
 
     #[test]
@@ -1126,6 +1155,14 @@ iiii = 8
         assert!(format(&src).is_err());
         let src = format!("x = \"{}\"", "${\"".repeat(10_000));
         assert!(format(&src).is_err());
+    }
+
+    #[test]
+    fn unterminated_last_line_formats_like_a_terminated_one() {
+        let src = "aaaaa = 1 # x\nb = 22222222 /* y */";
+        let once = fmt(src);
+        assert_eq!(once, "aaaaa = 1 # x\nb     = 22222222 /* y */\n");
+        assert_eq!(fmt(&once), once);
     }
 
     #[test]
