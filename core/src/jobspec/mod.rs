@@ -23,6 +23,7 @@ mod decode;
 pub mod diag;
 mod duration;
 mod eval;
+pub mod fmt;
 pub mod functions;
 mod reshape;
 mod schema;
