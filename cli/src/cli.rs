@@ -1,0 +1,235 @@
+//! The command tree, with Nomad's names and flags.
+//!
+//! Nomad writes long flags with one dash (`-var`, `-output`); clap wants two.
+//! [`normalize_args`] rewrites the one-dash form so both are accepted.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::jobfile::VarArgs;
+
+/// sched: a Nomad-style workload scheduler.
+#[derive(Debug, Parser)]
+#[command(name = "sched", version, about, long_about = None, disable_help_subcommand = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with jobs: run, validate, plan, status, stop, ...
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Run a job (alias of `job run`).
+    Run(JobRun),
+    /// Rewrite job files in canonical HCL style.
+    Fmt(Fmt),
+    /// Print the version.
+    Version,
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Run a sched agent (server, client, or both with -dev).
+    Agent(Later),
+    /// Work with allocations.
+    Alloc(Later),
+    /// Work with evaluations.
+    Eval(Later),
+    /// Work with client nodes.
+    Node(Later),
+    /// Work with servers.
+    Server(Later),
+    /// Show anything by ID prefix.
+    Status(Later),
+    /// Operator commands: raft, snapshot.
+    Operator(Later),
+    /// Work with variables.
+    Var(Later),
+    /// Work with services.
+    Service(Later),
+    /// Gather log lines by trace ID from every node.
+    Logs(Later),
+}
+
+/// `sched job ...`
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Submit a job (with -output: print the JSON that would be submitted).
+    Run(JobRun),
+    /// Check a job file: syntax, variables, and the job's rules.
+    Validate(JobValidate),
+    /// Write an example job file to start from.
+    Init(JobInit),
+    /// Show what a submission would change.
+    Plan(Later),
+    /// Show a job's status.
+    Status(Later),
+    /// Stop a job.
+    Stop(Later),
+    /// Show a job's submitted definition.
+    Inspect(Later),
+    /// Show a job's versions.
+    History(Later),
+    /// Go back to an earlier version.
+    Revert(Later),
+    /// Dispatch a parameterized job.
+    Dispatch(Later),
+    /// Promote canaries.
+    Promote(Later),
+    /// Periodic job commands.
+    Periodic(Later),
+    /// Change a group's count.
+    Scale(Later),
+    /// List a job's allocations.
+    Allocs(Later),
+    /// Create a new evaluation for a job.
+    Eval(Later),
+}
+
+/// `sched job run`
+#[derive(Debug, clap::Args)]
+pub struct JobRun {
+    /// The job file (HCL or JSON); `-` reads stdin.
+    pub file: PathBuf,
+    /// Print the job as the API's JSON instead of submitting it.
+    #[arg(long)]
+    pub output: bool,
+    /// Return at once instead of monitoring the evaluation.
+    #[arg(long)]
+    pub detach: bool,
+    /// Submit only if the job's modify index matches.
+    #[arg(long = "check-index", value_name = "INDEX")]
+    pub check_index: Option<u64>,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+/// `sched job validate`
+#[derive(Debug, clap::Args)]
+pub struct JobValidate {
+    /// The job file (HCL or JSON); `-` reads stdin.
+    pub file: PathBuf,
+    /// Print the validated job as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+/// `sched job init`
+#[derive(Debug, clap::Args)]
+pub struct JobInit {
+    /// Where to write the example.
+    #[arg(default_value = "example.nomad.hcl")]
+    pub file: PathBuf,
+}
+
+/// `sched fmt`
+#[derive(Debug, clap::Args)]
+pub struct Fmt {
+    /// Files or directories (default: the current directory); `-` formats stdin to stdout.
+    pub paths: Vec<PathBuf>,
+    /// Exit 1 when any file is not formatted; change nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the names of files whose formatting differs.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub list: bool,
+    /// Write the result back to the file.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub write: bool,
+    /// Descend into directories.
+    #[arg(long)]
+    pub recursive: bool,
+}
+
+/// A command whose work arrives with the server, client and driver pieces:
+/// it accepts any arguments and explains that it is not available yet.
+#[derive(Debug, clap::Args)]
+pub struct Later {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
+}
+
+/// Turns Nomad-style `-flag` into `--flag` (`-var=x` into `--var=x`), leaving
+/// short flags (`-h`, `-V`), negative numbers, `-` and everything after `--` alone.
+pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut passthrough = false;
+    for (i, arg) in args.into_iter().enumerate() {
+        if i == 0 || passthrough {
+            out.push(arg);
+            continue;
+        }
+        let Some(s) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if s == "--" {
+            passthrough = true;
+            out.push(arg);
+            continue;
+        }
+        let long_single = s.starts_with('-')
+            && !s.starts_with("--")
+            && s.len() > 2
+            && s[1..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic());
+        if long_single {
+            out.push(OsString::from(format!("-{s}")));
+        } else {
+            out.push(arg);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        normalize_args(args.iter().map(OsString::from))
+            .into_iter()
+            .map(|s| s.into_string().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn nomad_flags_become_long_flags() {
+        assert_eq!(
+            norm(&[
+                "sched", "job", "run", "-output", "-var", "a=-1", "-var=b=2", "-h", "-", "-5",
+                "--", "-x"
+            ]),
+            [
+                "sched",
+                "job",
+                "run",
+                "--output",
+                "--var",
+                "a=-1",
+                "--var=b=2",
+                "-h",
+                "-",
+                "-5",
+                "--",
+                "-x"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
