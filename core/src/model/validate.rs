@@ -305,6 +305,8 @@ fn validate_job(job: &Job, e: &mut Errs<'_>) {
         }
     }
 
+    // Nomad requires groups even of periodic and parameterized jobs: their
+    // children are copies of the job and need something to run.
     let groups = job.task_groups.as_deref().unwrap_or_default();
     if groups.is_empty() {
         e.add("missing job task groups");
@@ -735,6 +737,33 @@ fn validate_group(job: &Job, g: &TaskGroup, e: &mut Errs<'_>) {
     }
     if let Some(p) = &g.scaling {
         validate_scaling(p, g.count, &mut e.at(PathSegment::Block("scaling")));
+    }
+    if let Some(d) = &g.disconnect {
+        let mut de = e.at(PathSegment::Block("disconnect"));
+        if d.lost_after.is_some() && g.max_client_disconnect.is_some() {
+            de.add("using both lost_after and max_client_disconnect is not allowed");
+        }
+        if d.stop_on_client_after.is_some() && g.stop_after_client_disconnect.is_some() {
+            de.add(
+                "using both stop_on_client_after and stop_after_client_disconnect is not allowed",
+            );
+        }
+        if neg(d.lost_after) || neg(d.stop_on_client_after) {
+            de.add("disconnect durations must be greater than or equal to zero");
+        }
+        if let Some(r) = d.reconcile.as_deref()
+            && !matches!(
+                r,
+                "best_score" | "keep_original" | "keep_replacement" | "longest_running"
+            )
+        {
+            de.add(format!(
+                "invalid reconcile option {r:?}; must be one of best_score, keep_original, keep_replacement, longest_running"
+            ));
+        }
+    }
+    if g.networks.as_ref().is_some_and(|n| n.len() > 1) {
+        e.add("only one network block is allowed per group");
     }
     let disk_mb = g.ephemeral_disk.as_ref().and_then(|d| d.size_mb);
     if disk_mb.is_some_and(|d| d < 0) {
@@ -1325,6 +1354,40 @@ mod tests {
                 }])
             },
             "group \"web\" -> task \"app\": volume_mount references unknown volume \"nope\"",
+        );
+    }
+
+    #[test]
+    fn disconnect_and_network_rules() {
+        use crate::model::DisconnectStrategy;
+        expect_error(
+            |j| {
+                group(j).disconnect = Some(DisconnectStrategy {
+                    lost_after: Some(Duration::from_secs(60)),
+                    ..Default::default()
+                });
+                group(j).max_client_disconnect = Some(Duration::from_secs(60));
+            },
+            "group \"web\" -> disconnect: using both lost_after and max_client_disconnect is not allowed",
+        );
+        expect_error(
+            |j| {
+                group(j).disconnect = Some(DisconnectStrategy {
+                    reconcile: Some("newest".into()),
+                    ..Default::default()
+                })
+            },
+            "group \"web\" -> disconnect: invalid reconcile option \"newest\"; must be one of best_score, keep_original, keep_replacement, longest_running",
+        );
+        expect_error(
+            |j| {
+                group(j)
+                    .networks
+                    .as_mut()
+                    .unwrap()
+                    .push(NetworkResource::default())
+            },
+            "group \"web\": only one network block is allowed per group",
         );
     }
 
