@@ -275,6 +275,12 @@ impl Artifact {
         default_str(&mut self.getter_mode, "any");
         default_to(&mut self.getter_source, String::new());
         default_to(&mut self.getter_insecure, false);
+        if self.getter_options.as_ref().is_some_and(|m| m.is_empty()) {
+            self.getter_options = None;
+        }
+        if self.getter_headers.as_ref().is_some_and(|m| m.is_empty()) {
+            self.getter_headers = None;
+        }
         if self.relative_dest.is_none() {
             let dest = if self.getter_mode.as_deref() == Some("file") {
                 let source = self.getter_source.as_deref().unwrap_or_default();
@@ -296,15 +302,17 @@ impl Vault {
     fn canonicalize(&mut self) {
         default_to(&mut self.env, true);
         default_to(&mut self.disable_file, false);
+        default_to(&mut self.namespace, String::new());
+        default_str(&mut self.cluster, "default");
         default_str(&mut self.change_mode, "restart");
-        if self.change_mode.as_deref() == Some("signal") {
-            default_str(&mut self.change_signal, "SIGHUP");
-        }
+        default_to(&mut self.change_signal, "SIGHUP".to_owned());
+        default_to(&mut self.allow_token_expiration, false);
     }
 }
 
 impl ChangeScript {
     fn canonicalize(&mut self) {
+        default_to(&mut self.command, String::new());
         default_to(&mut self.args, Vec::new());
         default_to(&mut self.timeout, Duration::from_secs(5));
         default_to(&mut self.fail_on_error, false);
@@ -323,7 +331,7 @@ impl Template {
             None if self.change_mode.as_deref() == Some("signal") => {
                 self.change_signal = Some("SIGHUP".to_owned());
             }
-            None => {}
+            None => self.change_signal = Some(String::new()),
         }
         if let Some(script) = &mut self.change_script {
             script.canonicalize();
@@ -334,6 +342,7 @@ impl Template {
         default_str(&mut self.right_delim, "}}");
         default_to(&mut self.envvars, false);
         default_to(&mut self.err_missing_key, false);
+        default_to(&mut self.vault_grace, Duration::ZERO);
     }
 }
 
@@ -363,7 +372,33 @@ impl Service {
         default_str(&mut self.address_mode, "auto");
         default_str(&mut self.on_update, "require_healthy");
         default_str(&mut self.provider, "consul");
+        default_str(&mut self.cluster, "default");
+        for map in [
+            &mut self.meta,
+            &mut self.canary_meta,
+            &mut self.tagged_addresses,
+        ] {
+            if map.as_ref().is_some_and(|m| m.is_empty()) {
+                *map = None;
+            }
+        }
+        if let Some(weights) = &mut self.weights {
+            for w in [&mut weights.passing, &mut weights.warning] {
+                if w.is_none_or(|w| w <= 0) {
+                    *w = Some(1);
+                }
+            }
+        }
         for check in self.checks.iter_mut().flatten() {
+            for n in [
+                &mut check.success_before_passing,
+                &mut check.failures_before_critical,
+                &mut check.failures_before_warning,
+            ] {
+                if n.is_some_and(|n| n < 0) {
+                    *n = Some(0);
+                }
+            }
             if self.check_restart.is_some() || check.check_restart.is_some() {
                 let mut merged = self.check_restart.clone().unwrap_or_default();
                 if let Some(own) = &check.check_restart {
@@ -404,6 +439,8 @@ impl Multiregion {
 
 impl CSIPluginConfig {
     fn canonicalize(&mut self) {
+        default_str(&mut self.mount_dir, "/csi");
+        default_str(&mut self.stage_publish_base_dir, "/local/csi");
         default_to(&mut self.health_timeout, Duration::from_secs(30));
     }
 }
@@ -531,6 +568,7 @@ impl TaskGroup {
             self.migrate = Some(merged);
         }
 
+        default_to(&mut self.prevent_reschedule_on_lost, false);
         if let Some(disconnect) = &mut self.disconnect {
             disconnect.canonicalize();
         }
@@ -572,12 +610,18 @@ impl Task {
         }
         self.restart_policy = Some(restart);
 
+        // A lifecycle block without a hook means "main task", like none.
         if self
             .lifecycle
             .as_ref()
-            .is_some_and(|l| l.hook.as_deref().is_none_or(str::is_empty) && l.sidecar != Some(true))
+            .is_some_and(|l| l.hook.as_deref().is_none_or(str::is_empty))
         {
             self.lifecycle = None;
+        }
+        for mount in self.volume_mounts.iter_mut().flatten() {
+            default_to(&mut mount.propagation_mode, "private".to_owned());
+            default_to(&mut mount.read_only, false);
+            default_to(&mut mount.selinux_label, String::new());
         }
         self.artifacts
             .iter_mut()
@@ -873,7 +917,9 @@ mod tests {
                     "Artifacts": [{"GetterSource": "https://e.com/a/b.bin", "GetterMode": "file"},
                                   {"GetterSource": "https://e.com/c"}],
                     "Vault": {},
-                    "Lifecycle": {"Hook": ""}
+                    "Lifecycle": {"Hook": "", "Sidecar": true},
+                    "VolumeMounts": [{"Volume": "v", "Destination": "/v"}],
+                    "CSIPluginConfig": {"ID": "p", "Type": "node"}
                 }]
             }]
         }))
@@ -934,7 +980,18 @@ mod tests {
             (v.env, v.change_mode.as_deref()),
             (Some(true), Some("restart"))
         );
+        assert_eq!(
+            (v.cluster.as_deref(), v.change_signal.as_deref()),
+            (Some("default"), Some("SIGHUP"))
+        );
         assert_eq!(t.lifecycle, None);
+        let mount = &t.volume_mounts.as_ref().unwrap()[0];
+        assert_eq!(mount.propagation_mode.as_deref(), Some("private"));
+        assert_eq!(mount.read_only, Some(false));
+        let csi = t.csi_plugin_config.as_ref().unwrap();
+        assert_eq!(csi.mount_dir.as_deref(), Some("/csi"));
+        assert_eq!(csi.health_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(g.prevent_reschedule_on_lost, Some(false));
     }
 
     #[test]
