@@ -893,3 +893,18 @@ fn cluster_objects_accept_nomad_nulls_and_empty_ids() {
     let v = serde_json::to_value(&dep).unwrap();
     assert_eq!(v["Status"], json!("successful"));
 }
+
+/// A job with every field of Nomad's job JSON set: nothing may be dropped or
+/// renamed on the way through the model.
+#[test]
+fn every_documented_field_survives() {
+    let input: Value = serde_json::from_str(include_str!("fixtures/every-field.json")).unwrap();
+    let job: Job = serde_json::from_value(input.clone()).unwrap();
+    let output = serde_json::to_value(&job).unwrap();
+    assert_eq!(output, input);
+    let mut canonical = job.clone();
+    canonical.canonicalize();
+    let mut twice = canonical.clone();
+    twice.canonicalize();
+    assert_eq!(twice, canonical);
+}
