@@ -619,6 +619,8 @@ proptest! {
 
     #[test]
     fn canonicalize_is_idempotent(job in job()) {
+        // Validation never panics, even on a job that was not canonicalised.
+        let _ = job.validate();
         let mut once = job.clone();
         once.canonicalize();
         let mut twice = once.clone();
