@@ -305,6 +305,8 @@ fn validate_job(job: &Job, e: &mut Errs<'_>) {
         }
     }
 
+    // Nomad requires groups even of periodic and parameterized jobs: their
+    // children are copies of the job and need something to run.
     let groups = job.task_groups.as_deref().unwrap_or_default();
     if groups.is_empty() {
         e.add("missing job task groups");
@@ -688,7 +690,10 @@ fn validate_networks(
                 ));
             }
             if is_static && value > 0 {
-                let host_net = s(&port.host_network).to_owned();
+                let host_net = match s(&port.host_network) {
+                    "" => "default".to_owned(),
+                    named => named.to_owned(),
+                };
                 if let Some(other) = static_ports.insert((host_net, value), label.to_owned()) {
                     ne.add(format!("static port {value} already reserved by {other:?}"));
                 }
@@ -732,6 +737,33 @@ fn validate_group(job: &Job, g: &TaskGroup, e: &mut Errs<'_>) {
     }
     if let Some(p) = &g.scaling {
         validate_scaling(p, g.count, &mut e.at(PathSegment::Block("scaling")));
+    }
+    if let Some(d) = &g.disconnect {
+        let mut de = e.at(PathSegment::Block("disconnect"));
+        if d.lost_after.is_some() && g.max_client_disconnect.is_some() {
+            de.add("using both lost_after and max_client_disconnect is not allowed");
+        }
+        if d.stop_on_client_after.is_some() && g.stop_after_client_disconnect.is_some() {
+            de.add(
+                "using both stop_on_client_after and stop_after_client_disconnect is not allowed",
+            );
+        }
+        if neg(d.lost_after) || neg(d.stop_on_client_after) {
+            de.add("disconnect durations must be greater than or equal to zero");
+        }
+        if let Some(r) = d.reconcile.as_deref()
+            && !matches!(
+                r,
+                "best_score" | "keep_original" | "keep_replacement" | "longest_running"
+            )
+        {
+            de.add(format!(
+                "invalid reconcile option {r:?}; must be one of best_score, keep_original, keep_replacement, longest_running"
+            ));
+        }
+    }
+    if g.networks.as_ref().is_some_and(|n| n.len() > 1) {
+        e.add("only one network block is allowed per group");
     }
     let disk_mb = g.ephemeral_disk.as_ref().and_then(|d| d.size_mb);
     if disk_mb.is_some_and(|d| d < 0) {
@@ -1082,5 +1114,653 @@ fn validate_check(c: &ServiceCheck, e: &mut Errs<'_>) {
         if c.timeout.is_none_or(|d| d <= Duration::ZERO) {
             e.add("check timeout must be greater than zero");
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{
+        Affinity, ChangeScript, Constraint, Port, ScalingPolicy, SpreadTarget, TaskLifecycle,
+        VolumeMount, VolumeRequest,
+    };
+
+    const SEC: i64 = 1_000_000_000;
+
+    /// A canonicalised service job that passes every rule.
+    fn valid_job() -> Job {
+        let mut job: Job = serde_json::from_value(json!({
+            "ID": "web",
+            "Datacenters": ["dc1"],
+            "TaskGroups": [{
+                "Name": "web",
+                "Count": 2,
+                "Networks": [{
+                    "Mode": "bridge",
+                    "DynamicPorts": [{"Label": "http", "Value": 0, "To": 8080}],
+                    "ReservedPorts": [{"Label": "admin", "Value": 9000}]
+                }],
+                "Services": [{
+                    "Name": "web-${NOMAD_ALLOC_INDEX}",
+                    "PortLabel": "http",
+                    "Checks": [{
+                        "Name": "alive", "Type": "http", "Path": "/health",
+                        "Interval": 10 * SEC, "Timeout": 2 * SEC
+                    }]
+                }],
+                "Volumes": {"data": {"Name": "data", "Type": "host", "Source": "data"}},
+                "Tasks": [{
+                    "Name": "app",
+                    "Driver": "raw_exec",
+                    "Config": {"command": "/bin/app"},
+                    "VolumeMounts": [{"Volume": "data", "Destination": "/data"}],
+                    "Templates": [{"EmbeddedTmpl": "x={{ env \"A\" }}", "DestPath": "local/x"}],
+                    "Artifacts": [{"GetterSource": "https://example.com/app.tgz"}],
+                    "Services": [{"PortLabel": "admin"}]
+                }, {
+                    "Name": "setup",
+                    "Driver": "raw_exec",
+                    "Lifecycle": {"Hook": "prestart"}
+                }]
+            }]
+        }))
+        .unwrap();
+        job.canonicalize();
+        job
+    }
+
+    fn group(job: &mut Job) -> &mut TaskGroup {
+        &mut job.task_groups.as_mut().unwrap()[0]
+    }
+
+    fn task(job: &mut Job) -> &mut Task {
+        &mut group(job).tasks.as_mut().unwrap()[0]
+    }
+
+    fn errors(job: &Job) -> Vec<String> {
+        match job.validate() {
+            Ok(()) => Vec::new(),
+            Err(errs) => errs.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[track_caller]
+    fn expect_error(mutate: impl FnOnce(&mut Job), want: &str) {
+        let mut job = valid_job();
+        mutate(&mut job);
+        let got = errors(&job);
+        assert!(got.iter().any(|e| e == want), "want {want:?}\ngot {got:#?}");
+    }
+
+    #[test]
+    fn valid_job_passes() {
+        assert_eq!(errors(&valid_job()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn all_errors_are_collected_and_rendered_one_per_line() {
+        let mut job = valid_job();
+        job.id = Some("bad id".into());
+        job.priority = Some(0);
+        task(&mut job).driver = None;
+        let err = job.validate().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "job: job ID contains a space\n\
+             job: job priority must be between 1 and 100; got 0\n\
+             group \"web\" -> task \"app\": missing driver"
+        );
+        assert_eq!(err.len(), 3);
+        assert_eq!(
+            err.0[2].path,
+            vec![
+                PathSegment::Group("web".into()),
+                PathSegment::Task("app".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn job_rules() {
+        expect_error(|j| j.id = None, "job: missing job ID");
+        expect_error(
+            |j| j.id = Some("a\0b".into()),
+            "job: job ID contains a null character",
+        );
+        expect_error(|j| j.name = Some(String::new()), "job: missing job name");
+        expect_error(
+            |j| j.r#type = Some("cron".into()),
+            "job: invalid job type \"cron\"; must be one of service, batch, system, sysbatch",
+        );
+        expect_error(
+            |j| j.priority = Some(101),
+            "job: job priority must be between 1 and 100; got 101",
+        );
+        expect_error(
+            |j| j.region = Some(String::new()),
+            "job: missing job region",
+        );
+        expect_error(
+            |j| j.datacenters = Some(vec![]),
+            "job: missing job datacenters",
+        );
+        expect_error(
+            |j| j.datacenters = Some(vec![String::new()]),
+            "job: job datacenter must be a non-empty string",
+        );
+        expect_error(|j| j.task_groups = None, "job: missing job task groups");
+        expect_error(
+            |j| {
+                let g = group(j).clone();
+                j.task_groups.as_mut().unwrap().push(g);
+            },
+            "job: task group \"web\" is defined more than once",
+        );
+    }
+
+    #[test]
+    fn periodic_and_parameterized_rules() {
+        expect_error(
+            |j| {
+                j.periodic = Some(PeriodicConfig {
+                    spec_type: Some("cron".into()),
+                    ..Default::default()
+                })
+            },
+            "job -> periodic: must specify a cron spec",
+        );
+        expect_error(
+            |j| {
+                j.periodic = Some(PeriodicConfig {
+                    spec: Some("*/5 * *".into()),
+                    spec_type: Some("cron".into()),
+                    ..Default::default()
+                })
+            },
+            "job -> periodic: invalid cron spec \"*/5 * *\": expected 5 to 7 fields",
+        );
+        expect_error(
+            |j| {
+                j.periodic = Some(PeriodicConfig {
+                    spec: Some("*/5 * * * *".into()),
+                    ..Default::default()
+                })
+            },
+            "job: periodic can only be used with batch or sysbatch jobs",
+        );
+        expect_error(
+            |j| task(j).dispatch_payload = Some(Default::default()),
+            "group \"web\" -> task \"app\": dispatch_payload can only be used in a parameterized job",
+        );
+        expect_error(
+            |j| j.parameterized_job = Some(Default::default()),
+            "job: parameterized can only be used with batch or sysbatch jobs",
+        );
+        let mut job = valid_job();
+        job.r#type = Some("batch".into());
+        job.update = None;
+        group(&mut job).update = None;
+        job.periodic = Some(PeriodicConfig {
+            specs: Some(vec!["0 3 * * *".into(), "@daily".into()]),
+            spec_type: Some("cron".into()),
+            ..Default::default()
+        });
+        assert_eq!(errors(&job), Vec::<String>::new());
+    }
+
+    #[test]
+    fn group_rules() {
+        expect_error(
+            |j| group(j).count = Some(-1),
+            "group \"web\": task group count can't be negative",
+        );
+        expect_error(
+            |j| group(j).tasks = Some(vec![]),
+            "group \"web\": missing tasks for task group",
+        );
+        expect_error(
+            |j| {
+                let t = task(j).clone();
+                group(j).tasks.as_mut().unwrap().push(t);
+            },
+            "group \"web\": task \"app\" is defined more than once",
+        );
+        expect_error(
+            |j| {
+                for t in group(j).tasks.as_mut().unwrap() {
+                    t.leader = Some(true);
+                }
+            },
+            "group \"web\": only one task may be marked as leader",
+        );
+        expect_error(
+            |j| {
+                group(j)
+                    .volumes
+                    .as_mut()
+                    .unwrap()
+                    .insert("x".into(), VolumeRequest::default());
+            },
+            "group \"web\" -> volume \"x\": volume has unrecognized type \"\"; must be host or csi",
+        );
+        expect_error(
+            |j| {
+                task(j).volume_mounts = Some(vec![VolumeMount {
+                    volume: Some("nope".into()),
+                    ..Default::default()
+                }])
+            },
+            "group \"web\" -> task \"app\": volume_mount references unknown volume \"nope\"",
+        );
+    }
+
+    #[test]
+    fn disconnect_and_network_rules() {
+        use crate::model::DisconnectStrategy;
+        expect_error(
+            |j| {
+                group(j).disconnect = Some(DisconnectStrategy {
+                    lost_after: Some(Duration::from_secs(60)),
+                    ..Default::default()
+                });
+                group(j).max_client_disconnect = Some(Duration::from_secs(60));
+            },
+            "group \"web\" -> disconnect: using both lost_after and max_client_disconnect is not allowed",
+        );
+        expect_error(
+            |j| {
+                group(j).disconnect = Some(DisconnectStrategy {
+                    reconcile: Some("newest".into()),
+                    ..Default::default()
+                })
+            },
+            "group \"web\" -> disconnect: invalid reconcile option \"newest\"; must be one of best_score, keep_original, keep_replacement, longest_running",
+        );
+        expect_error(
+            |j| {
+                group(j)
+                    .networks
+                    .as_mut()
+                    .unwrap()
+                    .push(NetworkResource::default())
+            },
+            "group \"web\": only one network block is allowed per group",
+        );
+    }
+
+    #[test]
+    fn policy_rules() {
+        expect_error(
+            |j| group(j).restart_policy.as_mut().unwrap().mode = Some("retry".into()),
+            "group \"web\" -> restart: unsupported restart mode \"retry\"; must be \"delay\" or \"fail\"",
+        );
+        expect_error(
+            |j| group(j).restart_policy.as_mut().unwrap().attempts = Some(-1),
+            "group \"web\" -> restart: restart attempts must be greater than or equal to zero",
+        );
+        expect_error(
+            |j| task(j).restart_policy.as_mut().unwrap().attempts = Some(200),
+            "group \"web\" -> task \"app\" -> restart: can't restart 200 times in an interval of 30m0s with a delay of 15s",
+        );
+        expect_error(
+            |j| group(j).reschedule_policy.as_mut().unwrap().delay_function = Some("linear".into()),
+            "group \"web\" -> reschedule: invalid delay function \"linear\"; must be one of constant, exponential, fibonacci",
+        );
+        expect_error(
+            |j| {
+                j.r#type = Some("system".into());
+                group(j).update.as_mut().unwrap().canary = Some(1);
+            },
+            "group \"web\": system jobs may not have a reschedule policy",
+        );
+        expect_error(
+            |j| {
+                j.r#type = Some("system".into());
+                group(j).update.as_mut().unwrap().canary = Some(1);
+            },
+            "group \"web\" -> update: system jobs may not have canaries",
+        );
+        expect_error(
+            |j| j.r#type = Some("batch".into()),
+            "group \"web\": batch jobs may not have an update block",
+        );
+        expect_error(
+            |j| group(j).update.as_mut().unwrap().health_check = Some("http".into()),
+            "group \"web\" -> update: invalid health check given: \"http\"",
+        );
+        expect_error(
+            |j| group(j).update.as_mut().unwrap().max_parallel = Some(-1),
+            "group \"web\" -> update: max parallel can not be less than zero",
+        );
+        expect_error(
+            |j| group(j).update.as_mut().unwrap().canary = Some(3),
+            "group \"web\" -> update: canary count (3) must be less than or equal to the group count (2)",
+        );
+        expect_error(
+            |j| group(j).update.as_mut().unwrap().min_healthy_time = Some(Duration::from_mins(5)),
+            "group \"web\" -> update: minimum healthy time (5m0s) must be less than healthy deadline (5m0s)",
+        );
+        expect_error(
+            |j| group(j).update.as_mut().unwrap().progress_deadline = Some(Duration::from_mins(1)),
+            "group \"web\" -> update: healthy deadline (5m0s) must be less than progress deadline (1m0s)",
+        );
+        expect_error(
+            |j| group(j).migrate.as_mut().unwrap().health_check = Some("manual".into()),
+            "group \"web\" -> migrate: invalid health check given: \"manual\"",
+        );
+    }
+
+    #[test]
+    fn scaling_rules() {
+        let scaling = |min, max| ScalingPolicy {
+            min,
+            max,
+            ..Default::default()
+        };
+        expect_error(
+            |j| group(j).scaling = Some(scaling(Some(1), None)),
+            "group \"web\" -> scaling: missing maximum in scaling policy",
+        );
+        expect_error(
+            |j| group(j).scaling = Some(scaling(Some(5), Some(3))),
+            "group \"web\" -> scaling: maximum count (3) must not be less than minimum count (5)",
+        );
+        expect_error(
+            |j| group(j).scaling = Some(scaling(Some(0), Some(1))),
+            "group \"web\" -> scaling: task group count must not be greater than maximum count in scaling policy",
+        );
+        expect_error(
+            |j| group(j).scaling = Some(scaling(Some(3), Some(10))),
+            "group \"web\" -> scaling: task group count must not be less than minimum count in scaling policy",
+        );
+    }
+
+    #[test]
+    fn task_rules() {
+        expect_error(
+            |j| task(j).driver = None,
+            "group \"web\" -> task \"app\": missing driver",
+        );
+        expect_error(
+            |j| {
+                task(j).lifecycle = Some(TaskLifecycle {
+                    hook: Some("prerun".into()),
+                    sidecar: None,
+                })
+            },
+            "group \"web\" -> task \"app\" -> lifecycle: invalid hook \"prerun\"; must be prestart, poststart or poststop",
+        );
+        expect_error(
+            |j| task(j).kill_timeout = Some(Duration::from_secs(-1)),
+            "group \"web\" -> task \"app\": kill_timeout must be greater than or equal to zero",
+        );
+        expect_error(
+            |j| task(j).log_config.as_mut().unwrap().max_files = Some(100),
+            "group \"web\" -> task \"app\" -> logs: log storage (1000 MB) must be less than requested disk capacity (300 MB)",
+        );
+    }
+
+    fn res(j: &mut Job) -> &mut Resources {
+        task(j).resources.as_mut().unwrap()
+    }
+
+    #[test]
+    fn resource_rules() {
+        expect_error(
+            |j| res(j).cpu = Some(0),
+            "group \"web\" -> task \"app\" -> resources: minimum CPU value is 1; got 0",
+        );
+        expect_error(
+            |j| res(j).cores = Some(2),
+            "group \"web\" -> task \"app\" -> resources: task can only ask for 'cpu' or 'cores' resource, not both",
+        );
+        expect_error(
+            |j| res(j).memory_mb = Some(5),
+            "group \"web\" -> task \"app\" -> resources: minimum MemoryMB value is 10; got 5",
+        );
+        expect_error(
+            |j| res(j).memory_max_mb = Some(100),
+            "group \"web\" -> task \"app\" -> resources: MemoryMaxMB value (100) should be larger than MemoryMB value (300)",
+        );
+        let mut job = valid_job();
+        res(&mut job).cpu = None;
+        res(&mut job).cores = Some(2);
+        assert_eq!(errors(&job), Vec::<String>::new());
+    }
+
+    fn ports(j: &mut Job) -> &mut NetworkResource {
+        &mut group(j).networks.as_mut().unwrap()[0]
+    }
+
+    fn port(label: &str, value: i64) -> Port {
+        Port {
+            label: Some(label.into()),
+            value: Some(value),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn port_rules() {
+        expect_error(
+            |j| ports(j).dynamic_ports.as_mut().unwrap().push(port("", 0)),
+            "group \"web\" -> network #1: port label \"\" does not conform to naming requirements ^[a-zA-Z0-9_]+$",
+        );
+        expect_error(
+            |j| {
+                ports(j)
+                    .dynamic_ports
+                    .as_mut()
+                    .unwrap()
+                    .push(port("HTTP", 0))
+            },
+            "group \"web\" -> network #1: found a port label collision: \"http\" and \"HTTP\"",
+        );
+        expect_error(
+            |j| {
+                ports(j)
+                    .reserved_ports
+                    .as_mut()
+                    .unwrap()
+                    .push(port("big", 70000))
+            },
+            "group \"web\" -> network #1: port \"big\" value 70000 is out of range (0-65535)",
+        );
+        expect_error(
+            |j| {
+                ports(j)
+                    .reserved_ports
+                    .as_mut()
+                    .unwrap()
+                    .push(port("other", 9000))
+            },
+            "group \"web\" -> network #1: static port 9000 already reserved by \"admin\"",
+        );
+        expect_error(
+            |j| {
+                task(j).resources.as_mut().unwrap().networks = Some(vec![NetworkResource {
+                    dynamic_ports: Some(vec![port("Admin", 0)]),
+                    ..Default::default()
+                }])
+            },
+            "group \"web\" -> task \"app\" -> resources -> network #1: found a port label collision: \"admin\" and \"Admin\"",
+        );
+    }
+
+    #[test]
+    fn constraint_rules() {
+        let c = |l: &str, op: &str, r: &str| Constraint {
+            l_target: Some(l.into()),
+            operand: Some(op.into()),
+            r_target: Some(r.into()),
+        };
+        expect_error(
+            |j| j.constraints = Some(vec![c("${attr.kernel.name}", "~=", "linux")]),
+            "job -> constraint #1: unknown constraint operator \"~=\"",
+        );
+        expect_error(
+            |j| group(j).constraints = Some(vec![c("${attr.x}", "regexp", "([a-z")]),
+            "group \"web\" -> constraint #1: regular expression failed to compile: regex parse error:\n    ([a-z\n     ^\nerror: unclosed character class",
+        );
+        expect_error(
+            |j| task(j).constraints = Some(vec![c("${attr.x}", "=", "")]),
+            "group \"web\" -> task \"app\" -> constraint #1: operator \"=\" requires an RTarget",
+        );
+        expect_error(
+            |j| j.constraints = Some(vec![c("", "=", "x")]),
+            "job -> constraint #1: no LTarget provided but is required by constraint",
+        );
+        expect_error(
+            |j| j.constraints = Some(vec![c("${attr.x}", "is_set", "x")]),
+            "job -> constraint #1: operator \"is_set\" does not support an RTarget",
+        );
+        let mut job = valid_job();
+        job.constraints = Some(vec![
+            c("", "distinct_hosts", "true"),
+            c("${meta.rack}", "distinct_property", "2"),
+            c("${attr.x}", "is_set", ""),
+            c("${meta.tags}", "set_contains", "a,b"),
+        ]);
+        assert_eq!(errors(&job), Vec::<String>::new());
+    }
+
+    #[test]
+    fn affinity_and_spread_rules() {
+        let a = |w: i8| Affinity {
+            l_target: Some("${node.class}".into()),
+            r_target: Some("big".into()),
+            operand: Some("=".into()),
+            weight: Some(w),
+        };
+        expect_error(
+            |j| j.affinities = Some(vec![a(0)]),
+            "job -> affinity #1: affinity weight cannot be zero",
+        );
+        expect_error(
+            |j| j.affinities = Some(vec![a(-101)]),
+            "job -> affinity #1: affinity weight must be within the range [-100,100]; got -101",
+        );
+        let target = |v: &str, p: u8| SpreadTarget {
+            value: Some(v.into()),
+            percent: Some(p),
+        };
+        expect_error(
+            |j| {
+                j.spreads = Some(vec![Spread {
+                    attribute: Some("${node.datacenter}".into()),
+                    weight: Some(50),
+                    spread_target: Some(vec![target("dc1", 70), target("dc2", 50)]),
+                }])
+            },
+            "job -> spread #1: sum of spread target percentages must not be greater than 100%; got 120%",
+        );
+        expect_error(
+            |j| {
+                j.spreads = Some(vec![Spread {
+                    attribute: Some("${node.datacenter}".into()),
+                    weight: Some(101),
+                    spread_target: None,
+                }])
+            },
+            "job -> spread #1: spread weight must be within the range [0,100]; got 101",
+        );
+        expect_error(
+            |j| {
+                j.spreads = Some(vec![Spread {
+                    weight: Some(1),
+                    ..Default::default()
+                }])
+            },
+            "job -> spread #1: missing spread attribute",
+        );
+    }
+
+    fn svc(j: &mut Job) -> &mut Service {
+        &mut group(j).services.as_mut().unwrap()[0]
+    }
+
+    fn check(j: &mut Job) -> &mut ServiceCheck {
+        &mut svc(j).checks.as_mut().unwrap()[0]
+    }
+
+    #[test]
+    fn service_rules() {
+        expect_error(
+            |j| svc(j).name = Some("web_api".into()),
+            "group \"web\" -> service \"web_api\": service name must be valid per RFC 1123 and can contain only alphanumeric characters or dashes: \"web_api\"",
+        );
+        expect_error(
+            |j| svc(j).provider = Some("etcd".into()),
+            "group \"web\" -> service \"web-${NOMAD_ALLOC_INDEX}\": service provider must be \"consul\" or \"nomad\"; got \"etcd\"",
+        );
+        expect_error(
+            |j| svc(j).port_label = Some("grpc".into()),
+            "group \"web\" -> service \"web-${NOMAD_ALLOC_INDEX}\": port label \"grpc\" referenced by the service does not exist",
+        );
+        expect_error(
+            |j| check(j).r#type = Some("udp".into()),
+            "group \"web\" -> service \"web-${NOMAD_ALLOC_INDEX}\" -> check \"alive\": invalid check type \"udp\"; must be one of http, tcp, grpc, script",
+        );
+        expect_error(
+            |j| check(j).path = None,
+            "group \"web\" -> service \"web-${NOMAD_ALLOC_INDEX}\" -> check \"alive\": http type must have http path",
+        );
+        expect_error(
+            |j| check(j).interval = None,
+            "group \"web\" -> service \"web-${NOMAD_ALLOC_INDEX}\" -> check \"alive\": check interval must be greater than zero",
+        );
+        expect_error(
+            |j| check(j).timeout = Some(Duration::ZERO),
+            "group \"web\" -> service \"web-${NOMAD_ALLOC_INDEX}\" -> check \"alive\": check timeout must be greater than zero",
+        );
+        let mut job = valid_job();
+        *check(&mut job) = ServiceCheck {
+            name: Some("script".into()),
+            r#type: Some("script".into()),
+            command: Some("/bin/check".into()),
+            ..Default::default()
+        };
+        assert_eq!(errors(&job), Vec::<String>::new());
+    }
+
+    fn tmpl(j: &mut Job) -> &mut Template {
+        &mut task(j).templates.as_mut().unwrap()[0]
+    }
+
+    #[test]
+    fn template_and_artifact_rules() {
+        expect_error(
+            |j| tmpl(j).embedded_tmpl = Some(String::new()),
+            "group \"web\" -> task \"app\" -> template #1: must specify a source path or have an embedded template",
+        );
+        expect_error(
+            |j| tmpl(j).dest_path = None,
+            "group \"web\" -> task \"app\" -> template #1: must specify a destination for the template",
+        );
+        expect_error(
+            |j| tmpl(j).change_mode = Some("reload".into()),
+            "group \"web\" -> task \"app\" -> template #1: invalid change mode \"reload\"; must be one of noop, restart, signal, script",
+        );
+        expect_error(
+            |j| {
+                tmpl(j).change_mode = Some("signal".into());
+                tmpl(j).change_signal = None;
+            },
+            "group \"web\" -> task \"app\" -> template #1: must specify signal value when change mode is signal",
+        );
+        expect_error(
+            |j| {
+                tmpl(j).change_mode = Some("script".into());
+                tmpl(j).change_script = Some(ChangeScript::default());
+            },
+            "group \"web\" -> task \"app\" -> template #1: must specify a change script command when change mode is script",
+        );
+        expect_error(
+            |j| task(j).artifacts.as_mut().unwrap()[0].getter_source = Some(String::new()),
+            "group \"web\" -> task \"app\" -> artifact #1: source must be specified",
+        );
     }
 }
