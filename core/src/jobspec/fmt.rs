@@ -66,7 +66,7 @@ impl FmtError {
 /// [`MAX_NESTING_DEPTH`], or (defensively) when the formatted text would not
 /// parse to the same structure as the original.
 pub fn format(src: &str) -> Result<String, FmtError> {
-    if u32::try_from(src.len()).is_err() {
+    if src.len() >= u32::MAX as usize {
         return Err(FmtError {
             message: "file too large to format (more than 4 GiB)".to_owned(),
             line: 1,
