@@ -91,12 +91,22 @@ pub fn format(src: &str) -> Result<String, FmtError> {
     } else {
         terminated = format!("{src}\n");
         let end = terminated.len() as u32;
-        tokens.push(Token {
-            kind: Kind::Newline,
-            start: end - 1,
-            end,
-            spaces: 0,
-        });
+        match tokens.last_mut() {
+            // A line comment owns the newline that ends it.
+            Some(last)
+                if last.kind == Kind::Comment
+                    && !last.text(&terminated).starts_with("/*")
+                    && last.end == end - 1 =>
+            {
+                last.end = end;
+            }
+            _ => tokens.push(Token {
+                kind: Kind::Newline,
+                start: end - 1,
+                end,
+                spaces: 0,
+            }),
+        }
         terminated.as_str()
     };
     let out = render(src, &mut tokens);
@@ -1162,6 +1172,10 @@ iiii = 8
         let src = "aaaaa = 1 # x\nb = 22222222 /* y */";
         let once = fmt(src);
         assert_eq!(once, "aaaaa = 1 # x\nb     = 22222222 /* y */\n");
+        assert_eq!(fmt(&once), once);
+        let src = "aaaa = 1 # x\nb = 22222 # y";
+        let once = fmt(src);
+        assert_eq!(once, "aaaa = 1     # x\nb    = 22222 # y\n");
         assert_eq!(fmt(&once), once);
     }
 
