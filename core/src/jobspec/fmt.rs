@@ -272,7 +272,7 @@ fn is_ident_continue(b: u8) -> bool {
 /// Splits `src` into tokens (without whitespace).
 fn lex(src: &str) -> Result<Vec<Token>, LexError> {
     let b = src.as_bytes();
-    let mut tokens = Vec::with_capacity(src.len() / 4);
+    let mut tokens = Vec::with_capacity(src.len() / 6);
     let mut depth = 0usize;
     let mut i = 0usize;
     while i < b.len() {
@@ -459,8 +459,9 @@ enum Frame {
         delim: (usize, usize),
         line_start: bool,
     },
-    /// A `${…}` or `%{…}` sequence with `braces` unclosed `{` of its own.
-    Sequence { braces: usize },
+    /// A `${…}` or `%{…}` sequence with `braces` unclosed `{` and `others`
+    /// unclosed `[` or `(` of its own.
+    Sequence { braces: usize, others: usize },
 }
 
 /// End (exclusive) of the quoted string or heredoc starting at `start`, with
@@ -509,7 +510,10 @@ fn scan_template(b: &[u8], start: usize, outer_depth: usize) -> Result<usize, Le
                 return Ok(true);
             }
             if b.get(*i + 1) == Some(&b'{') {
-                stack.push(Frame::Sequence { braces: 0 });
+                stack.push(Frame::Sequence {
+                    braces: 0,
+                    others: 0,
+                });
                 *depth += 1;
                 if *depth > MAX_NESTING_DEPTH {
                     return Err(LexError::too_deep(*i));
@@ -569,7 +573,7 @@ fn scan_template(b: &[u8], start: usize, outer_depth: usize) -> Result<usize, Le
                     i += 1;
                 }
             }
-            Frame::Sequence { braces } => {
+            Frame::Sequence { braces, others } => {
                 let Some(&c) = b.get(i) else {
                     return Err(LexError::new(start, "unterminated template sequence"));
                 };
@@ -579,6 +583,21 @@ fn scan_template(b: &[u8], start: usize, outer_depth: usize) -> Result<usize, Le
                         depth += 1;
                         if depth > MAX_NESTING_DEPTH {
                             return Err(LexError::too_deep(i));
+                        }
+                        i += 1;
+                    }
+                    b'[' | b'(' => {
+                        *others += 1;
+                        depth += 1;
+                        if depth > MAX_NESTING_DEPTH {
+                            return Err(LexError::too_deep(i));
+                        }
+                        i += 1;
+                    }
+                    b']' | b')' => {
+                        if *others > 0 {
+                            *others -= 1;
+                            depth -= 1;
                         }
                         i += 1;
                     }
@@ -1165,6 +1184,9 @@ iiii = 8
         assert!(format(&src).is_err());
         let src = format!("x = \"{}\"", "${\"".repeat(10_000));
         assert!(format(&src).is_err());
+        let src = format!("x = \"${{{}\"", "[(".repeat(5_000));
+        let err = format(&src).err();
+        assert_eq!(err.map(|e| (e.line, e.column)), Some((1, 262)));
     }
 
     #[test]
