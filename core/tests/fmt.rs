@@ -493,3 +493,28 @@ proptest! {
         prop_assert_eq!(reparsed, original.ok(), "structure changed for\n{}", src);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Whatever the input, `format` returns: no panics, and any output is
+    /// stable.
+    #[test]
+    fn arbitrary_input_never_panics(
+        pieces in prop::collection::vec(
+            prop::sample::select(&[
+                "a", "b-c", " ", "\t", "\n", "\r\n", "=", "{", "}", "[", "]", "(", ")", "\"", "${",
+                "%{", "$${", "~", "<<EOF\n", "<<-EOF\n", "EOF", "#", "//", "/*", "*/", "\\", ",",
+                ".", "...", ":", "?", "-", "!", "1", "2.5e3", "for", "in", "=>", "&&", "é", "\u{1f600}",
+            ][..]),
+            0..60,
+        ),
+        noise in "\\PC{0,20}",
+    ) {
+        let src = pieces.concat() + &noise;
+        if let Ok(out) = format(&src) {
+            let again = format(&out);
+            prop_assert_eq!(again.as_deref().ok(), Some(out.as_str()), "not idempotent for {:?}", src);
+        }
+    }
+}

@@ -66,7 +66,7 @@ impl FmtError {
 /// [`MAX_NESTING_DEPTH`], or (defensively) when the formatted text would not
 /// parse to the same structure as the original.
 pub fn format(src: &str) -> Result<String, FmtError> {
-    if u32::try_from(src.len()).is_err() {
+    if src.len() >= u32::MAX as usize {
         return Err(FmtError {
             message: "file too large to format (more than 4 GiB)".to_owned(),
             line: 1,
@@ -91,12 +91,22 @@ pub fn format(src: &str) -> Result<String, FmtError> {
     } else {
         terminated = format!("{src}\n");
         let end = terminated.len() as u32;
-        tokens.push(Token {
-            kind: Kind::Newline,
-            start: end - 1,
-            end,
-            spaces: 0,
-        });
+        match tokens.last_mut() {
+            // A line comment owns the newline that ends it.
+            Some(last)
+                if last.kind == Kind::Comment
+                    && !last.text(&terminated).starts_with("/*")
+                    && last.end == end - 1 =>
+            {
+                last.end = end;
+            }
+            _ => tokens.push(Token {
+                kind: Kind::Newline,
+                start: end - 1,
+                end,
+                spaces: 0,
+            }),
+        }
         terminated.as_str()
     };
     let out = render(src, &mut tokens);
@@ -262,7 +272,7 @@ fn is_ident_continue(b: u8) -> bool {
 /// Splits `src` into tokens (without whitespace).
 fn lex(src: &str) -> Result<Vec<Token>, LexError> {
     let b = src.as_bytes();
-    let mut tokens = Vec::with_capacity(src.len() / 4);
+    let mut tokens = Vec::with_capacity(src.len() / 6);
     let mut depth = 0usize;
     let mut i = 0usize;
     while i < b.len() {
@@ -449,8 +459,9 @@ enum Frame {
         delim: (usize, usize),
         line_start: bool,
     },
-    /// A `${…}` or `%{…}` sequence with `braces` unclosed `{` of its own.
-    Sequence { braces: usize },
+    /// A `${…}` or `%{…}` sequence with `braces` unclosed `{` and `others`
+    /// unclosed `[` or `(` of its own.
+    Sequence { braces: usize, others: usize },
 }
 
 /// End (exclusive) of the quoted string or heredoc starting at `start`, with
@@ -499,7 +510,10 @@ fn scan_template(b: &[u8], start: usize, outer_depth: usize) -> Result<usize, Le
                 return Ok(true);
             }
             if b.get(*i + 1) == Some(&b'{') {
-                stack.push(Frame::Sequence { braces: 0 });
+                stack.push(Frame::Sequence {
+                    braces: 0,
+                    others: 0,
+                });
                 *depth += 1;
                 if *depth > MAX_NESTING_DEPTH {
                     return Err(LexError::too_deep(*i));
@@ -559,7 +573,7 @@ fn scan_template(b: &[u8], start: usize, outer_depth: usize) -> Result<usize, Le
                     i += 1;
                 }
             }
-            Frame::Sequence { braces } => {
+            Frame::Sequence { braces, others } => {
                 let Some(&c) = b.get(i) else {
                     return Err(LexError::new(start, "unterminated template sequence"));
                 };
@@ -569,6 +583,21 @@ fn scan_template(b: &[u8], start: usize, outer_depth: usize) -> Result<usize, Le
                         depth += 1;
                         if depth > MAX_NESTING_DEPTH {
                             return Err(LexError::too_deep(i));
+                        }
+                        i += 1;
+                    }
+                    b'[' | b'(' => {
+                        *others += 1;
+                        depth += 1;
+                        if depth > MAX_NESTING_DEPTH {
+                            return Err(LexError::too_deep(i));
+                        }
+                        i += 1;
+                    }
+                    b']' | b')' => {
+                        if *others > 0 {
+                            *others -= 1;
+                            depth -= 1;
                         }
                         i += 1;
                     }
@@ -1155,6 +1184,9 @@ iiii = 8
         assert!(format(&src).is_err());
         let src = format!("x = \"{}\"", "${\"".repeat(10_000));
         assert!(format(&src).is_err());
+        let src = format!("x = \"${{{}\"", "[(".repeat(5_000));
+        let err = format(&src).err();
+        assert_eq!(err.map(|e| (e.line, e.column)), Some((1, 262)));
     }
 
     #[test]
@@ -1162,6 +1194,10 @@ iiii = 8
         let src = "aaaaa = 1 # x\nb = 22222222 /* y */";
         let once = fmt(src);
         assert_eq!(once, "aaaaa = 1 # x\nb     = 22222222 /* y */\n");
+        assert_eq!(fmt(&once), once);
+        let src = "aaaa = 1 # x\nb = 22222 # y";
+        let once = fmt(src);
+        assert_eq!(once, "aaaa = 1     # x\nb    = 22222 # y\n");
         assert_eq!(fmt(&once), once);
     }
 
