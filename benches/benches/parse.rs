@@ -15,7 +15,9 @@ fn bench(c: &mut Criterion) {
         });
         c.bench_function(&format!("parse_validate/{name}"), |b| {
             b.iter(|| {
-                let mut job = parse(name, std::hint::black_box(src), &opts).map(|p| p.job).ok();
+                let mut job = parse(name, std::hint::black_box(src), &opts)
+                    .map(|p| p.job)
+                    .ok();
                 if let Some(j) = job.as_mut() {
                     j.canonicalize();
                     let _ = j.validate();

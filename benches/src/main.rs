@@ -42,7 +42,11 @@ fn main() -> ExitCode {
 }
 
 fn list() -> String {
-    BENCHES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    BENCHES
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Prints one figure in the `NAME.metric value unit` form.

@@ -209,16 +209,20 @@ impl<'a> Decoder<'a> {
                     );
                 }
             } else if let Some(block) = s.as_block() {
-                for view in self.expand(block, scope) {
-                    let (view, scope) = view;
-                    self.child_block(&view, spec, &scope, out);
+                for (view, inner) in self.expand(block, scope) {
+                    self.child_block(&view, spec, inner.as_ref().unwrap_or(scope), out);
                 }
             }
         }
     }
 
-    /// A block, or the blocks a `dynamic` block generates (each with its scope).
-    fn expand<'b>(&mut self, block: &'b Block, scope: &Scope) -> Vec<(BlockView<'b>, Scope)> {
+    /// A block, or the blocks a `dynamic` block generates, each with the scope
+    /// it is decoded in (`None`: the enclosing one, which is then not cloned).
+    fn expand<'b>(
+        &mut self,
+        block: &'b Block,
+        scope: &Scope,
+    ) -> Vec<(BlockView<'b>, Option<Scope>)> {
         let labels: Vec<String> = block
             .labels
             .iter()
@@ -232,7 +236,7 @@ impl<'a> Decoder<'a> {
                     labels,
                     body: &block.body,
                 },
-                scope.clone(),
+                None,
             )];
         }
         let span = block.ident.span();
@@ -362,7 +366,7 @@ impl<'a> Decoder<'a> {
                     labels,
                     body: &content.body,
                 },
-                inner,
+                Some(inner),
             ));
         }
         out
@@ -557,7 +561,8 @@ impl<'a> Decoder<'a> {
                 }
             } else if let Some(block) = s.as_block() {
                 for (view, inner) in self.expand(block, scope) {
-                    let mut v = Value::Object(self.free_form(view.body, &inner));
+                    let mut v =
+                        Value::Object(self.free_form(view.body, inner.as_ref().unwrap_or(scope)));
                     for label in view.labels.iter().rev() {
                         let mut m = Map::new();
                         m.insert(label.clone(), Value::Array(vec![v]));
@@ -589,7 +594,8 @@ impl<'a> Decoder<'a> {
                 }
             } else if let Some(block) = s.as_block() {
                 for (view, inner) in self.expand(block, scope) {
-                    let mut v = Value::Object(self.loose(view.body, &inner));
+                    let mut v =
+                        Value::Object(self.loose(view.body, inner.as_ref().unwrap_or(scope)));
                     if let Some(label) = view.labels.first() {
                         let mut m = Map::new();
                         m.insert(label.clone(), v);
