@@ -153,6 +153,7 @@ pub const NAMES: &[&str] = &[
     "regexall",
     "replace",
     "reverse",
+    "rsadecrypt",
     "setintersection",
     "setproduct",
     "setsubtract",
