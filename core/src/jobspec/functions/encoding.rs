@@ -114,41 +114,11 @@ fn jsondecode(args: FuncArgs) -> Result<Value, String> {
     Ok(from_json(v))
 }
 
-/// Converts a value to YAML with object keys sorted.
-fn to_yaml(v: &Value) -> serde_yaml_ng::Value {
-    use serde_yaml_ng::Value as Y;
-    match v {
-        Value::Null => Y::Null,
-        Value::Bool(b) => Y::Bool(*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Y::Number(i.into())
-            } else if let Some(u) = n.as_u64() {
-                Y::Number(u.into())
-            } else {
-                Y::Number(n.as_f64().unwrap_or(0.0).into())
-            }
-        }
-        Value::String(s) => Y::String(s.clone()),
-        Value::Array(a) => Y::Sequence(a.iter().map(to_yaml).collect()),
-        Value::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            let mut m = serde_yaml_ng::Mapping::new();
-            for k in keys {
-                if let Some(v) = o.get(k) {
-                    m.insert(Y::String(k.clone()), to_yaml(v));
-                }
-            }
-            Y::Mapping(m)
-        }
-    }
-}
-
+/// `yamlencode(value)`: block-style YAML laid out as Nomad's yamlencode does.
 fn yamlencode(args: FuncArgs) -> Result<Value, String> {
-    serde_yaml_ng::to_string(&to_yaml(&args[0]))
-        .map(Value::from)
-        .map_err(|e| format!("yamlencode: {e}"))
+    let out = super::yaml_emit::encode(&args[0]);
+    check_string(out.len(), "yamlencode")?;
+    Ok(out.into())
 }
 
 /// A YAML scalar used as a mapping key, as a string.
@@ -308,7 +278,7 @@ mod tests {
         assert_err(r#"yamldecode("? [1]\n: 2\n")"#, "mapping keys");
         assert_eval(
             r#"yamlencode({b = [1, "x"], a = true})"#,
-            r#""a: true\nb:\n- 1\n- x\n""#,
+            r#""\"a\": true\n\"b\":\n- 1\n- \"x\"\n""#,
         );
         let round = eval(r#"yamldecode(yamlencode({k = ["v", 2, null]}))"#);
         assert_eq!(round, eval(r#"{k = ["v", 2, null]}"#));
