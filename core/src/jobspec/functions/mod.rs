@@ -242,13 +242,22 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
 pub(crate) fn str_of(v: &Value, func: &str) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
+        Value::Number(n) => Ok(number_text(n)),
         Value::Bool(b) => Ok(b.to_string()),
         Value::Null => Err(format!("{func}: argument must not be null")),
         other => Err(format!(
             "{func}: expected a string, got {}",
             type_name(other)
         )),
+    }
+}
+
+/// A number as text the way HCL converts numbers to strings: plain decimal
+/// notation, never an exponent.
+pub(crate) fn number_text(n: &Number) -> String {
+    match n.as_f64() {
+        Some(f) if n.is_f64() => f.to_string(),
+        _ => n.to_string(),
     }
 }
 

@@ -467,7 +467,9 @@ pub(super) fn sprintf(spec: &str, args: &[Value], func: &str) -> Result<String, 
     Ok(out)
 }
 
-/// Pads `s` to the spec's width; numeric zero padding goes after the sign.
+/// Pads `s` to the spec's width. Numeric verbs put zero padding after the
+/// sign; `%v`, `%s` and `%q` pad with the fill character (`0` under the zero
+/// flag) on the left, or spaces on the right under `-`, as HCL does.
 fn pad(s: String, sp: &Spec, numeric: bool) -> String {
     let Some(width) = sp.width else { return s };
     let len = s.chars().count();
@@ -476,19 +478,22 @@ fn pad(s: String, sp: &Spec, numeric: bool) -> String {
     }
     let fill = width - len;
     if sp.minus {
-        format!("{s}{}", " ".repeat(fill))
+        let c = if sp.zero && !numeric { "0" } else { " " };
+        format!("{s}{}", c.repeat(fill))
     } else if sp.zero && numeric {
         let (sign, digits) = match s.chars().next() {
             Some(c @ ('+' | '-' | ' ')) => (c.to_string(), s[1..].to_string()),
             _ => (String::new(), s),
         };
         format!("{sign}{}{digits}", "0".repeat(fill))
+    } else if sp.zero {
+        format!("{}{s}", "0".repeat(fill))
     } else {
         format!("{}{s}", " ".repeat(fill))
     }
 }
 
-/// The sign prefix for a non-negative number under the `+` and space flags.
+/// The sign prefix for a number under the `+` and space flags.
 fn sign_prefix(sp: &Spec, negative: bool) -> &'static str {
     if negative {
         "-"
@@ -501,53 +506,70 @@ fn sign_prefix(sp: &Spec, negative: bool) -> &'static str {
     }
 }
 
+/// An "unsupported value" error for a verb.
+fn unsupported(func: &str, verb: char, arg: &Value, why: &str) -> String {
+    if arg.is_null() {
+        format!("{func}: unsupported value for %{verb}: null value cannot be formatted")
+    } else {
+        format!("{func}: unsupported value for %{verb}: {why}")
+    }
+}
+
 /// Formats one argument for one verb.
 fn format_one(sp: &Spec, arg: &Value, func: &str) -> Result<String, String> {
     let verb = sp.verb;
     match verb {
         'v' => {
-            if sp.sharp {
-                return Ok(pad(super::encoding::json_encode(arg)?, sp, false));
-            }
             let s = match arg {
+                _ if sp.sharp => super::encoding::json_encode(arg)?,
                 Value::Null => "null".to_string(),
                 Value::String(s) => s.clone(),
-                Value::Bool(b) => b.to_string(),
-                Value::Number(n) => return Ok(pad(format_number_v(sp, n), sp, true)),
+                // Numbers as Go's %g in shortest form.
+                Value::Number(n) => {
+                    let (negative, body) = g_number(n, None, false);
+                    format!("{}{body}", if negative { "-" } else { "" })
+                }
                 other => super::encoding::json_encode(other)?,
             };
             Ok(pad(s, sp, false))
         }
-        's' => {
+        's' | 'q' => {
             let s = str_of(arg, func).map_err(|_| {
-                format!(
-                    "{func}: unsupported value for %s: {} cannot be converted to a string",
-                    type_name(arg)
+                unsupported(
+                    func,
+                    verb,
+                    arg,
+                    &format!("{} cannot be converted to a string", type_name(arg)),
                 )
             })?;
             let s = match sp.precision {
-                Some(p) => s.chars().take(p).collect(),
-                None => s,
+                Some(p) if p > 0 => s.chars().take(p).collect(),
+                _ => s,
+            };
+            let s = if verb == 'q' {
+                super::encoding::json_encode(&Value::String(s))?
+            } else {
+                s
             };
             Ok(pad(s, sp, false))
         }
-        'q' => {
-            let s = str_of(arg, func)
-                .map_err(|_| format!("{func}: unsupported value for %q: {}", type_name(arg)))?;
-            let quoted = serde_json::to_string(&s).map_err(|e| format!("{func}: {e}"))?;
-            Ok(pad(quoted, sp, false))
-        }
         't' => {
-            let b = super::bool_of(arg, func)
-                .map_err(|_| format!("{func}: unsupported value for %t: {}", type_name(arg)))?;
-            Ok(pad(b.to_string(), sp, false))
+            // HCL ignores width and flags for %t.
+            let b = super::bool_of(arg, func).map_err(|_| {
+                unsupported(
+                    func,
+                    verb,
+                    arg,
+                    &format!("{} cannot be converted to bool", type_name(arg)),
+                )
+            })?;
+            Ok(b.to_string())
         }
         'd' | 'b' | 'o' | 'x' | 'X' => {
-            let n = super::num_of(arg, func).map_err(|_| {
-                format!("{func}: unsupported value for %{verb}: {}", type_name(arg))
-            })?;
+            let n = super::num_of(arg, func)
+                .map_err(|_| unsupported(func, verb, arg, "a number is required"))?;
             let i = whole(&n).ok_or_else(|| {
-                format!("{func}: unsupported value for %{verb}: {n} is not a whole number")
+                unsupported(func, verb, arg, &format!("{n} is not a whole number"))
             })?;
             let mag = i.unsigned_abs();
             let digits = match verb {
@@ -575,21 +597,22 @@ fn format_one(sp: &Spec, arg: &Value, func: &str) -> Result<String, String> {
             ))
         }
         'e' | 'E' | 'f' | 'F' | 'g' | 'G' => {
-            let n = super::num_of(arg, func).map_err(|_| {
-                format!("{func}: unsupported value for %{verb}: {}", type_name(arg))
-            })?;
+            let n = super::num_of(arg, func)
+                .map_err(|_| unsupported(func, verb, arg, "a number is required"))?;
             let f = n.as_f64().unwrap_or(0.0);
-            let body = match verb {
-                'e' | 'E' => fmt_e(f.abs(), sp.precision.unwrap_or(6)),
-                'f' | 'F' => format!("{:.*}", sp.precision.unwrap_or(6), f.abs()),
-                _ => fmt_g(f.abs(), sp.precision, sp.sharp),
+            let (negative, body) = match verb {
+                'e' | 'E' => (f < 0.0, fmt_e(f.abs(), sp.precision.unwrap_or(6))),
+                'f' | 'F' => (
+                    f < 0.0,
+                    format!("{:.*}", sp.precision.unwrap_or(6), f.abs()),
+                ),
+                _ => g_number(&n, sp.precision, sp.sharp),
             };
             let body = if verb.is_ascii_uppercase() {
                 body.to_uppercase()
             } else {
                 body
             };
-            let negative = f.is_sign_negative() && f != 0.0;
             Ok(pad(
                 format!("{}{body}", sign_prefix(sp, negative)),
                 sp,
@@ -598,14 +621,6 @@ fn format_one(sp: &Spec, arg: &Value, func: &str) -> Result<String, String> {
         }
         other => Err(format!("{func}: unsupported format verb %{other}")),
     }
-}
-
-/// `%v` of a number: integers plainly, other numbers in their shortest form.
-fn format_number_v(sp: &Spec, n: &Number) -> String {
-    let negative = n.as_f64().is_some_and(|f| f < 0.0);
-    let s = n.to_string();
-    let mag = s.strip_prefix('-').unwrap_or(&s);
-    format!("{}{mag}", sign_prefix(sp, negative))
 }
 
 /// The number as an integer, if it is whole.
@@ -644,22 +659,36 @@ fn go_exponent(mant: &str, exp: &str) -> String {
     format!("{mant}e{sign}{digits}")
 }
 
-/// Go's `%g`: shortest representation (or `precision` significant digits),
-/// exponent form for very large or small magnitudes.
-fn fmt_g(f: f64, precision: Option<usize>, sharp: bool) -> String {
-    if f == 0.0 {
-        return "0".into();
-    }
-    // Significant digits and decimal exponent.
-    let sci = match precision {
-        Some(p) => format!("{:.*e}", p.max(1) - 1, f),
-        None => format!("{f:e}"),
+/// Go's `%g` of a number, as (is negative, text without sign): the shortest
+/// representation (or `precision` significant digits), in exponent form for
+/// exponents below -4 or at least the precision (6 for the shortest form).
+/// Integers keep all their digits.
+fn g_number(n: &Number, precision: Option<usize>, sharp: bool) -> (bool, String) {
+    let f = n.as_f64().unwrap_or(0.0);
+    let negative = f < 0.0;
+    // Significant digits and the decimal exponent of the first one.
+    let (mut digits, exp) = match (
+        n.as_i64().map(i128::from).or(n.as_u64().map(i128::from)),
+        precision,
+    ) {
+        (Some(i), None) => {
+            let d = i.unsigned_abs().to_string();
+            let exp = i32::try_from(d.len()).unwrap_or(i32::MAX) - 1;
+            (d, exp)
+        }
+        _ => {
+            if f == 0.0 {
+                return (false, "0".into());
+            }
+            let sci = match precision {
+                Some(p) => format!("{:.*e}", p.max(1) - 1, f.abs()),
+                None => format!("{:e}", f.abs()),
+            };
+            let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+            let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+            (digits, exp.parse().unwrap_or(0))
+        }
     };
-    let Some((mant, exp)) = sci.split_once('e') else {
-        return sci;
-    };
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let mut digits: String = mant.chars().filter(char::is_ascii_digit).collect();
     if !sharp {
         while digits.len() > 1 && digits.ends_with('0') {
             digits.pop();
@@ -667,7 +696,6 @@ fn fmt_g(f: f64, precision: Option<usize>, sharp: bool) -> String {
     }
     let nd = i32::try_from(digits.len()).unwrap_or(i32::MAX);
     let eprec = match precision {
-        // Go decides on exponent form at 6 digits for the shortest form.
         None => 6,
         Some(p) => {
             let p = i32::try_from(p.max(1)).unwrap_or(i32::MAX);
@@ -680,9 +708,9 @@ fn fmt_g(f: f64, precision: Option<usize>, sharp: bool) -> String {
         } else {
             digits
         };
-        return go_exponent(&mant, &exp.to_string());
+        return (negative, go_exponent(&mant, &exp.to_string()));
     }
-    if exp < 0 {
+    let text = if exp < 0 {
         let zeros = usize::try_from(-exp - 1).unwrap_or(0);
         format!("0.{}{digits}", "0".repeat(zeros))
     } else if exp + 1 >= nd {
@@ -691,7 +719,8 @@ fn fmt_g(f: f64, precision: Option<usize>, sharp: bool) -> String {
     } else {
         let point = usize::try_from(exp + 1).unwrap_or(0);
         format!("{}.{}", &digits[..point], &digits[point..])
-    }
+    };
+    (negative, text)
 }
 
 #[cfg(test)]
@@ -854,6 +883,7 @@ mod tests {
         assert_err(r#"format("%z", 1)"#, "unsupported format verb");
         assert_err(r#"format("%", 1)"#, "unterminated");
         assert_err(r#"format("%s", [1])"#, "unsupported value for %s");
+        assert_err(r#"format("%d", null)"#, "null value cannot be formatted");
         assert_err(r#"format("%999999d", 1)"#, "too large");
     }
 

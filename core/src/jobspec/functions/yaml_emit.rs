@@ -4,7 +4,7 @@
 //! mappings not indented, keys sorted, long double-quoted strings folded at
 //! spaces past column 80, and `...` after a plain top-level scalar.
 
-use hcl::{Map, Number, Value};
+use hcl::{Map, Value};
 
 /// Spaces per nesting level.
 const INDENT: usize = 2;
@@ -102,19 +102,10 @@ fn scalar(out: &mut String, v: &Value, indent: usize) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&number(n)),
+        Value::Number(n) => out.push_str(&super::number_text(n)),
         Value::String(s) => string(out, s, indent),
         Value::Array(_) => out.push_str("[]"),
         Value::Object(_) => out.push_str("{}"),
-    }
-}
-
-/// Numbers in plain decimal notation, never with an exponent.
-fn number(n: &Number) -> String {
-    if n.is_f64() {
-        n.as_f64().map(|f| f.to_string()).unwrap_or_default()
-    } else {
-        n.to_string()
     }
 }
 
