@@ -4,6 +4,7 @@
 
 use hcl::eval::{FuncArgs, FuncDef, ParamType};
 use hcl::{Map, Value};
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::{
     bool_of, check_elements, int_of, list_of, normalize_set, num_of, num_value, object_of, str_of,
@@ -63,7 +64,7 @@ fn length(args: FuncArgs) -> Result<Value, String> {
     match &args[0] {
         Value::Array(a) => Ok(a.len().into()),
         Value::Object(o) => Ok(o.len().into()),
-        Value::String(s) => Ok(s.chars().count().into()),
+        Value::String(s) => Ok(s.graphemes(true).count().into()),
         other => Err(format!(
             "length: argument must be a list, object or string, got {}",
             type_name(other)
@@ -134,7 +135,7 @@ fn values(args: FuncArgs) -> Result<Value, String> {
 fn reverse(args: FuncArgs) -> Result<Value, String> {
     match &args[0] {
         Value::Array(a) => Ok(Value::Array(a.iter().rev().cloned().collect())),
-        Value::String(s) => Ok(s.chars().rev().collect::<String>().into()),
+        Value::String(s) => Ok(s.graphemes(true).rev().collect::<String>().into()),
         other => Err(format!(
             "reverse: argument must be a list or string, got {}",
             type_name(other)
@@ -293,6 +294,9 @@ fn chunklist(args: FuncArgs) -> Result<Value, String> {
     let size = int_of(&args[1], "chunklist", "size")?;
     let size = usize::try_from(size)
         .map_err(|_| format!("chunklist: size {size} must not be negative"))?;
+    if list.is_empty() {
+        return Ok(Value::Array(Vec::new()));
+    }
     if size == 0 {
         return Ok(Value::Array(vec![Value::Array(list.clone())]));
     }
@@ -332,8 +336,12 @@ fn concat(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::Array(out))
 }
 
-/// `merge(object...)`: later keys win; null arguments are skipped.
+/// `merge(object...)`: later keys win; null arguments are skipped, and if
+/// every argument is null so is the result.
 fn merge(args: FuncArgs) -> Result<Value, String> {
+    if !args.is_empty() && args.iter().all(Value::is_null) {
+        return Ok(Value::Null);
+    }
     let mut out = Map::new();
     for arg in args.iter() {
         if arg.is_null() {
@@ -430,7 +438,7 @@ fn coalescelist(args: FuncArgs) -> Result<Value, String> {
             return Ok(arg.clone());
         }
     }
-    Ok(Value::Array(Vec::new()))
+    Err("coalescelist: no non-empty lists among the arguments".into())
 }
 
 /// The argument lists of a set function, at least one.
@@ -469,6 +477,9 @@ fn setsubtract(args: FuncArgs) -> Result<Value, String> {
 
 /// `setproduct(list...)`: every combination, one element from each list.
 fn setproduct(args: FuncArgs) -> Result<Value, String> {
+    if args.len() < 2 {
+        return Err("setproduct: at least two arguments are required".into());
+    }
     let sets = set_args(&args, "setproduct")?;
     let mut total: usize = 1;
     for s in &sets {
@@ -540,6 +551,7 @@ mod tests {
         assert_eval("length([1, 2, 3])", "3");
         assert_eval(r#"length({a = 1})"#, "1");
         assert_eval(r#"length("héllo")"#, "5");
+        assert_eval(r#"length("e\u0301x")"#, "2");
         assert_err("length(5)", "must be a list, object or string");
         assert_err("length(null)", "null");
     }
@@ -553,6 +565,8 @@ mod tests {
             "{a = 1, b = 3, c = 4}",
         );
         assert_err(r#"merge({a = 1}, [1])"#, "expected an object");
+        assert_eval("merge(null, null)", "null");
+        assert_eval("merge()", "{}");
     }
 
     #[test]
@@ -642,12 +656,14 @@ mod tests {
         assert_err(r#"compact([{}])"#, "expected a string");
         assert_eval("chunklist([1, 2, 3, 4, 5], 2)", "[[1, 2], [3, 4], [5]]");
         assert_eval("chunklist([1, 2], 0)", "[[1, 2]]");
+        assert_eval("chunklist([], 0)", "[]");
         assert_err("chunklist([1], -1)", "negative");
         assert_eval(r#"coalesce(null, "", "b", "c")"#, r#""b""#);
         assert_eval("coalesce(null, 1)", "1");
         assert_err(r#"coalesce(null, "")"#, "no non-null");
         assert_eval(r#"coalescelist([], ["a"], ["b"])"#, r#"["a"]"#);
         assert_err(r#"coalescelist("a")"#, "expected a list");
+        assert_err("coalescelist([], [])", "no non-empty lists");
     }
 
     #[test]
@@ -667,6 +683,7 @@ mod tests {
             r#"[["a", 1], ["a", 2], ["b", 1], ["b", 2]]"#,
         );
         assert_eval(r#"setproduct(["a"], [])"#, "[]");
+        assert_err(r#"setproduct(["a"])"#, "at least two");
         assert_err("setproduct(range(1000), range(1000), range(1000))", "limit");
     }
 

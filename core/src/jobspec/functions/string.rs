@@ -4,6 +4,7 @@
 use hcl::eval::{FuncArgs, FuncDef, ParamType};
 use hcl::{Map, Number, Value};
 use regex::{Regex, RegexBuilder};
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::{check_elements, check_string, int_of, list_of, str_of, type_name};
 
@@ -85,6 +86,17 @@ fn lower(args: FuncArgs) -> Result<Value, String> {
     Ok(arg_str(&args, 0).to_lowercase().into())
 }
 
+/// Whether `c` separates words for `title`, as in Go's `strings.Title`.
+fn is_word_separator(c: char) -> bool {
+    if c.is_ascii() {
+        !(c.is_ascii_alphanumeric() || c == '_')
+    } else if c.is_alphanumeric() {
+        false
+    } else {
+        c.is_whitespace()
+    }
+}
+
 /// Upper-cases the first letter of each word, like Go's `strings.Title`.
 fn title(args: FuncArgs) -> Result<Value, String> {
     let mut out = String::new();
@@ -95,17 +107,21 @@ fn title(args: FuncArgs) -> Result<Value, String> {
         } else {
             out.push(c);
         }
-        prev_sep = !(c.is_alphanumeric() || c == '_');
+        prev_sep = is_word_separator(c);
     }
     Ok(out.into())
 }
 
 fn strrev(args: FuncArgs) -> Result<Value, String> {
-    Ok(arg_str(&args, 0).chars().rev().collect::<String>().into())
+    Ok(arg_str(&args, 0)
+        .graphemes(true)
+        .rev()
+        .collect::<String>()
+        .into())
 }
 
 fn strlen(args: FuncArgs) -> Result<Value, String> {
-    Ok(arg_str(&args, 0).chars().count().into())
+    Ok(arg_str(&args, 0).graphemes(true).count().into())
 }
 
 fn trimspace(args: FuncArgs) -> Result<Value, String> {
@@ -284,10 +300,11 @@ fn regexall(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::Array(out))
 }
 
-/// `substr(string, offset, length)` in characters; a negative offset counts
-/// from the end and a negative length means "to the end".
+/// `substr(string, offset, length)` in characters (grapheme clusters); a
+/// negative offset counts from the end and a negative length means "to the
+/// end".
 fn substr(args: FuncArgs) -> Result<Value, String> {
-    let chars: Vec<char> = arg_str(&args, 0).chars().collect();
+    let chars: Vec<&str> = arg_str(&args, 0).graphemes(true).collect();
     let len = i64::try_from(chars.len()).map_err(|_| "substr: string too long")?;
     let mut offset = int_of(&args[1], "substr", "offset")?;
     let length = int_of(&args[2], "substr", "length")?;
@@ -306,7 +323,7 @@ fn substr(args: FuncArgs) -> Result<Value, String> {
         usize::try_from(offset).unwrap_or(0),
         usize::try_from(end).unwrap_or(0),
     );
-    Ok(chars[from..to].iter().collect::<String>().into())
+    Ok(chars[from..to].concat().into())
 }
 
 /// `indent(spaces, string)`: indents every line but the first.
@@ -472,7 +489,7 @@ pub(super) fn sprintf(spec: &str, args: &[Value], func: &str) -> Result<String, 
 /// flag) on the left, or spaces on the right under `-`, as HCL does.
 fn pad(s: String, sp: &Spec, numeric: bool) -> String {
     let Some(width) = sp.width else { return s };
-    let len = s.chars().count();
+    let len = s.graphemes(true).count();
     if len >= width {
         return s;
     }
@@ -543,7 +560,7 @@ fn format_one(sp: &Spec, arg: &Value, func: &str) -> Result<String, String> {
                 )
             })?;
             let s = match sp.precision {
-                Some(p) if p > 0 => s.chars().take(p).collect(),
+                Some(p) if p > 0 => s.graphemes(true).take(p).collect(),
                 _ => s,
             };
             let s = if verb == 'q' {
@@ -745,6 +762,8 @@ mod tests {
         assert_eval(r#"strrev("héllo")"#, r#""olléh""#);
         assert_err("strrev(true)", "string");
         assert_eval(r#"strlen("héllo")"#, "5");
+        assert_eval(r#"strlen("e\u0301")"#, "1");
+        assert_eval(r#"strrev("ae\u0301")"#, r#""e\u0301a""#);
         assert_err("strlen([1])", "string");
     }
 
@@ -838,6 +857,7 @@ mod tests {
         assert_eval(r#"substr("hello world", 1, 4)"#, r#""ello""#);
         assert_eval(r#"substr("🤔🤷", 0, 1)"#, r#""🤔""#);
         assert_eval(r#"substr("hello world", -5, -1)"#, r#""world""#);
+        assert_eval(r#"substr("hello", -10, 2)"#, r#""he""#);
         assert_eval(r#"substr("hello", 10, 2)"#, r#""""#);
         assert_eval(r#"substr("hello", 2, 100)"#, r#""llo""#);
         assert_err(r#"substr("hello", 1.5, 1)"#, "whole number");
