@@ -124,6 +124,9 @@ fn cidrsubnet(args: FuncArgs) -> Result<Value, String> {
     let netnum = int_of(&args[2], "cidrsubnet", "netnum")?;
     let newbits = u32::try_from(newbits)
         .map_err(|_| format!("cidrsubnet: newbits {newbits} must not be negative"))?;
+    if newbits > 32 {
+        return Err("cidrsubnet: may not extend prefix by more than 32 bits".into());
+    }
     if newbits > p.host_bits() {
         return Err(format!(
             "cidrsubnet: insufficient address space to extend prefix of {} by {newbits}",
@@ -228,6 +231,7 @@ mod tests {
             "insufficient address space",
         );
         assert_err(r#"cidrsubnet("10.0.0.0/8", -1, 0)"#, "negative");
+        assert_err(r#"cidrsubnet("fd00::/16", 33, 0)"#, "more than 32 bits");
     }
 
     #[test]
