@@ -354,7 +354,11 @@ fn merge(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::Object(out))
 }
 
-/// `range(limit)`, `range(start, limit)`, `range(start, limit, step)`.
+/// The most values `range` generates, as in Nomad.
+const RANGE_LIMIT: usize = 1024;
+
+/// `range(limit)`, `range(start, limit)`, `range(start, limit, step)`;
+/// at most [`RANGE_LIMIT`] values.
 fn range(args: FuncArgs) -> Result<Value, String> {
     let nums = args
         .iter()
@@ -381,17 +385,17 @@ fn range(args: FuncArgs) -> Result<Value, String> {
     if st == 0.0 {
         return Err("range: step must not be zero".into());
     }
-    if (l > s && st < 0.0) || (l < s && st > 0.0) {
-        return Err(format!(
-            "range: step {st} moves away from the limit {l}; it must be {}",
-            if st < 0.0 { "positive" } else { "negative" }
-        ));
+    if st < 0.0 && l > s {
+        return Err("range: end must be less than start when step is negative".into());
+    }
+    if st > 0.0 && l < s {
+        return Err("range: end must be greater than start when step is positive".into());
     }
     let count = ((l - s) / st).ceil();
-    if count > super::MAX_ELEMENTS as f64 {
+    if count > RANGE_LIMIT as f64 {
         return Err(format!(
-            "range: result would have more than the limit of {} elements",
-            super::MAX_ELEMENTS
+            "range: more than {RANGE_LIMIT} values would be generated; either decrease the \
+             difference between start and end or use a larger step"
         ));
     }
     let all_int = [Some(start), Some(limit), step]
@@ -402,8 +406,16 @@ fn range(args: FuncArgs) -> Result<Value, String> {
     let mut i = 0f64;
     loop {
         let v = s + i * st;
+        // Round away float noise (0.1 * 3 is 0.30000000000000004) so
+        // steps like 0.1 give the decimal values written.
+        let v = format!("{v:.12e}").parse::<f64>().unwrap_or(v);
         if (st > 0.0 && v >= l) || (st < 0.0 && v <= l) {
             break;
+        }
+        if out.len() >= RANGE_LIMIT {
+            return Err(format!(
+                "range: more than {RANGE_LIMIT} values would be generated"
+            ));
         }
         if all_int {
             #[allow(clippy::cast_possible_truncation)]
@@ -412,7 +424,6 @@ fn range(args: FuncArgs) -> Result<Value, String> {
             out.push(num_value(v, "range")?);
         }
         i += 1.0;
-        check_elements(out.len(), "range")?;
     }
     Ok(Value::Array(out))
 }
@@ -625,10 +636,15 @@ mod tests {
         assert_eval("range(4, 1)", "[4, 3, 2]");
         assert_eval("range(0, 10, 3)", "[0, 3, 6, 9]");
         assert_eval("range(0, 1, 0.5)", "[0, 0.5]");
+        assert_eval("range(0, 0.35, 0.1)", "[0, 0.1, 0.2, 0.3]");
+        assert_eval("range(-3)", "[0, -1, -2]");
+        assert_eval("length(range(1024))", "1024");
         assert_eval("range(0)", "[]");
         assert_err("range(0, 10, 0)", "must not be zero");
-        assert_err("range(0, 10, -1)", "positive");
-        assert_err("range(10000000)", "limit");
+        assert_err("range(0, 10, -1)", "end must be less than start");
+        assert_err("range(10, 0, 1)", "end must be greater than start");
+        assert_err("range(1025)", "more than 1024 values");
+        assert_err("range(0, 1, 0.0000001)", "more than 1024 values");
         assert_err("range()", "1 to 3 arguments");
         assert_err(r#"range("x")"#, "not a valid number");
     }
