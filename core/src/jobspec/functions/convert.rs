@@ -257,6 +257,8 @@ mod tests {
         assert_eval("tonumber(3)", "3");
         assert_err(r#"tonumber("no")"#, "cannot convert");
         assert_err(r#"tonumber("inf")"#, "cannot convert");
+        assert_err(r#"tonumber(" 5")"#, "cannot convert");
+        assert_eval(r#"tonumber("-2.5e2")"#, "-250");
         assert_eval("tostring(42)", r#""42""#);
         assert_eval("tostring(true)", r#""true""#);
         assert_eval("tostring(1e21)", r#""1000000000000000000000""#);

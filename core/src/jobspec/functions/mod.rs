@@ -263,7 +263,7 @@ pub(crate) fn number_text(n: &Number) -> String {
 
 /// Parses a number from its decimal text (as HCL converts strings to numbers).
 pub(crate) fn parse_number(s: &str) -> Option<Number> {
-    let t = s.trim();
+    let t = s;
     if t.is_empty() {
         return None;
     }
