@@ -280,12 +280,35 @@ fn element(args: FuncArgs) -> Result<Value, String> {
     Ok(list[i].clone())
 }
 
+/// `index(collection, key)`: the element of a list at a numeric key, or the
+/// value of an object at a string key. (This is Nomad's `index`; it is not
+/// Terraform's search for a value's position.)
 fn index(args: FuncArgs) -> Result<Value, String> {
-    list_of(&args[0], "index")?
-        .iter()
-        .position(|v| *v == args[1])
-        .map(Value::from)
-        .ok_or_else(|| format!("index: {} not found in list", args[1]))
+    match &args[0] {
+        Value::Array(list) => {
+            if !args[1].is_number() {
+                return Err("index: key for list must be number".into());
+            }
+            let i = int_of(&args[1], "index", "key")?;
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| list.get(i))
+                .cloned()
+                .ok_or_else(|| format!("index: invalid index {i} for list of {}", list.len()))
+        }
+        Value::Object(obj) => {
+            let Value::String(key) = &args[1] else {
+                return Err("index: key for map must be string".into());
+            };
+            obj.get(key)
+                .cloned()
+                .ok_or_else(|| format!("index: invalid index {key:?}; no such key"))
+        }
+        other => Err(format!(
+            "index: collection must be a list or a map, got {}",
+            type_name(other)
+        )),
+    }
 }
 
 /// `chunklist(list, size)`; a size of 0 yields one chunk with everything.
@@ -429,11 +452,18 @@ fn range(args: FuncArgs) -> Result<Value, String> {
 }
 
 /// `coalesce(value...)`: the first argument that is neither null nor "".
+/// When strings are mixed with numbers or bools the result is a string, as
+/// the arguments are unified to one type.
 fn coalesce(args: FuncArgs) -> Result<Value, String> {
-    args.iter()
+    let found = args
+        .iter()
         .find(|v| !v.is_null() && v.as_str() != Some(""))
-        .cloned()
-        .ok_or_else(|| "coalesce: no non-null, non-empty-string arguments".to_string())
+        .ok_or_else(|| "coalesce: no non-null, non-empty-string arguments".to_string())?;
+    let any_string = args.iter().any(Value::is_string);
+    match found {
+        Value::Number(_) | Value::Bool(_) if any_string => Ok(str_of(found, "coalesce")?.into()),
+        other => Ok(other.clone()),
+    }
 }
 
 /// `coalescelist(list...)`: the first non-empty list.
@@ -585,8 +615,12 @@ mod tests {
         assert_eval(r#"contains(["a", "b"], "b")"#, "true");
         assert_eval(r#"contains([1, 2], 3)"#, "false");
         assert_err(r#"contains("ab", "a")"#, "expected a list");
-        assert_eval(r#"index(["a", "b", "c"], "b")"#, "1");
-        assert_err(r#"index(["a"], "z")"#, "not found");
+        assert_eval(r#"index(["a", "b", "c"], 1)"#, r#""b""#);
+        assert_eval(r#"index({a = 1, b = 2}, "b")"#, "2");
+        assert_err(r#"index(["a"], 1)"#, "invalid index 1 for list of 1");
+        assert_err(r#"index(["a"], "a")"#, "key for list must be number");
+        assert_err(r#"index({a = 1}, "z")"#, "no such key");
+        assert_err(r#"index("ab", 0)"#, "must be a list or a map");
         assert_eval(
             r#"distinct(["a", "b", "a", "c", "b"])"#,
             r#"["a", "b", "c"]"#,
@@ -676,6 +710,7 @@ mod tests {
         assert_err("chunklist([1], -1)", "negative");
         assert_eval(r#"coalesce(null, "", "b", "c")"#, r#""b""#);
         assert_eval("coalesce(null, 1)", "1");
+        assert_eval(r#"coalesce("", 1)"#, r#""1""#);
         assert_err(r#"coalesce(null, "")"#, "no non-null");
         assert_eval(r#"coalescelist([], ["a"], ["b"])"#, r#"["a"]"#);
         assert_err(r#"coalescelist("a")"#, "expected a list");
