@@ -454,6 +454,70 @@ mod tests {
         }
     }
 
+    /// HCL literal text for an arbitrary value of modest size.
+    fn literal() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just("null".to_string()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            (-70i64..70).prop_map(|i| i.to_string()),
+            any::<i64>().prop_map(|i| i.to_string()),
+            (-1e6f64..1e6).prop_map(|f| format!("{f:?}")),
+            "[a-z0-9%/.~:, \\-]{0,12}".prop_map(|s| format!("{s:?}")),
+            prop::sample::select(vec![
+                "\"%d %s %v %-05.2f %[2]q %\"",
+                "\"10.0.0.0/8\"",
+                "\"fd00::/56\"",
+                "\"2024-01-02T03:04:05Z\"",
+                "\"1h30m\"",
+                "\"/(a+)b/\"",
+                "\"YYYY-MM-DD'T'hh:mm ZZZZZ\"",
+                "\"a: [1, {b: c}]\"",
+                "\"{\\\"a\\\": [1, 2.5]}\"",
+                "\"e\\u0301\\n\"",
+                "\"dns\"",
+            ])
+            .prop_map(str::to_string),
+        ];
+        leaf.prop_recursive(2, 12, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(", "))),
+                proptest::collection::btree_map("[a-c]", inner, 0..3).prop_map(|kv| {
+                    let body: Vec<String> =
+                        kv.into_iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                    format!("{{{}}}", body.join(", "))
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// No function panics, whatever it is given.
+        #[test]
+        fn no_function_panics(
+            name in proptest::sample::select(
+                NAMES
+                    .iter()
+                    .copied()
+                    .filter(|n| !EVALUATOR_HANDLED.contains(n) && *n != "bcrypt")
+                    .collect::<Vec<_>>(),
+            ),
+            args in proptest::collection::vec(literal(), 0..4),
+        ) {
+            let expr = format!("{name}({})", args.join(", "));
+            proptest::prop_assert!(expr.parse::<hcl::Expression>().is_ok(), "{}", expr);
+            let env = FnEnv {
+                fs: None,
+                base_dir: PathBuf::from("/"),
+                home_dir: Some(PathBuf::from("/home/u")),
+                now: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+            };
+            let _ = with_env(env, || testutil::eval(&expr));
+        }
+    }
+
     #[test]
     fn with_env_restores_on_unwind() {
         let env = FnEnv {

@@ -152,7 +152,8 @@ fn cidrsubnet(args: FuncArgs) -> Result<Value, String> {
 fn cidrsubnets(args: FuncArgs) -> Result<Value, String> {
     let p = Prefix::parse(args[0].as_str().unwrap_or_default(), "cidrsubnets")?;
     check_elements(args.len(), "cidrsubnets")?;
-    let mut cursor = p.base;
+    // The first free address; None once the whole address space is used.
+    let mut cursor = Some(p.base);
     let mut out = Vec::new();
     for arg in args.iter().skip(1) {
         let newbits = int_of(arg, "cidrsubnets", "newbits")?;
@@ -171,7 +172,7 @@ fn cidrsubnets(args: FuncArgs) -> Result<Value, String> {
         }
         let host = low_mask(p.width - new_len);
         // Align the cursor up to the subnet size.
-        let start = cursor.checked_add(host).map(|c| c & !host);
+        let start = cursor.and_then(|c| c.checked_add(host)).map(|c| c & !host);
         let fits = start.filter(|s| s.checked_add(host).is_some_and(|end| end <= p.last()));
         let Some(start) = fits else {
             return Err(format!(
@@ -179,7 +180,7 @@ fn cidrsubnets(args: FuncArgs) -> Result<Value, String> {
             ));
         };
         out.push(Value::String(format!("{}/{new_len}", p.addr(start))));
-        cursor = start + host + 1;
+        cursor = (start + host).checked_add(1);
     }
     Ok(Value::Array(out))
 }
@@ -245,6 +246,8 @@ mod tests {
             r#"["fd00:fd12:3456:7800::/72", "fd00:fd12:3456:7800:100::/72", "fd00:fd12:3456:7800:200::/72", "fd00:fd12:3456:7800:300::/88"]"#,
         );
         assert_eval(r#"cidrsubnets("10.0.0.0/8")"#, "[]");
+        assert_eval(r#"cidrsubnets("::/0", 1, 1)"#, r#"["::/1", "8000::/1"]"#);
+        assert_err(r#"cidrsubnets("::/0", 1, 1, 1)"#, "not enough remaining");
         assert_err(
             r#"cidrsubnets("10.0.0.0/30", 1, 1, 1)"#,
             "not enough remaining address space",
