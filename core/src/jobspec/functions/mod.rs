@@ -70,22 +70,32 @@ struct EnvGuard {
 impl Drop for EnvGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
-        CURRENT_ENV.with(|cell| *cell.borrow_mut() = previous);
+        CURRENT_ENV.with(|cell| {
+            if let Ok(mut current) = cell.try_borrow_mut() {
+                *current = previous;
+            }
+        });
     }
 }
 
 /// Runs `f` with `env` visible to the functions on this thread (a
 /// thread-local set and restored by a guard, also on panic/unwind).
 pub fn with_env<R>(env: FnEnv, f: impl FnOnce() -> R) -> R {
-    let previous = CURRENT_ENV.with(|cell| cell.borrow_mut().replace(env));
+    let previous = CURRENT_ENV.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut current) => current.replace(env),
+        // Unreachable: no borrow outlives `with_current_env`.
+        Err(_) => None,
+    });
     let _guard = EnvGuard { previous };
     f()
 }
 
 /// Calls `f` with the environment of the innermost [`with_env`] on this
-/// thread, or `None` outside any.
+/// thread, or `None` outside any. The environment is cloned out first, so
+/// nothing stays borrowed while `f` (and any file source it calls) runs.
 pub(crate) fn with_current_env<R>(f: impl FnOnce(Option<&FnEnv>) -> R) -> R {
-    CURRENT_ENV.with(|cell| f(cell.borrow().as_ref()))
+    let env = CURRENT_ENV.with(|cell| cell.try_borrow().ok().and_then(|e| e.clone()));
+    f(env.as_ref())
 }
 
 /// Every function name (including `try` and `can`, which the evaluator
@@ -201,6 +211,9 @@ pub const NAMES: &[&str] = &[
 pub const EVALUATOR_HANDLED: &[&str] = &["can", "convert", "try"];
 
 /// Declares every function on the context.
+///
+/// `try`, `can` and `convert` are left out (see [`EVALUATOR_HANDLED`]): the
+/// evaluator must intercept calls to them before evaluating their arguments.
 pub fn declare_all(ctx: &mut Context<'_>) {
     for (name, def) in definitions() {
         ctx.declare_func(name, def);
@@ -534,5 +547,23 @@ mod tests {
         }));
         assert!(result.is_err());
         assert!(with_current_env(|e| e.is_none()));
+    }
+
+    #[test]
+    fn with_env_nests() {
+        let env = |dir: &str| FnEnv {
+            fs: None,
+            base_dir: PathBuf::from(dir),
+            home_dir: None,
+            now: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        };
+        let base = || with_current_env(|e| e.map(|e| e.base_dir.clone()));
+        with_env(env("/outer"), || {
+            with_env(env("/inner"), || {
+                assert_eq!(base(), Some(PathBuf::from("/inner")))
+            });
+            assert_eq!(base(), Some(PathBuf::from("/outer")));
+        });
+        assert_eq!(base(), None);
     }
 }
