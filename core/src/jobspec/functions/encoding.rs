@@ -121,64 +121,9 @@ fn yamlencode(args: FuncArgs) -> Result<Value, String> {
     Ok(out.into())
 }
 
-/// A YAML scalar used as a mapping key, as a string.
-fn yaml_key(k: serde_yaml_ng::Value) -> Result<String, String> {
-    use serde_yaml_ng::Value as Y;
-    match k {
-        Y::String(s) => Ok(s),
-        Y::Number(n) => Ok(n.to_string()),
-        Y::Bool(b) => Ok(b.to_string()),
-        Y::Null => Ok("null".into()),
-        Y::Tagged(t) => yaml_key(t.value),
-        Y::Sequence(_) | Y::Mapping(_) => {
-            Err("yamldecode: mapping keys must be scalars, not collections".into())
-        }
-    }
-}
-
-/// Converts decoded YAML into an HCL value, counting nodes against the limit.
-fn from_yaml(v: serde_yaml_ng::Value, count: &mut usize) -> Result<Value, String> {
-    use serde_yaml_ng::Value as Y;
-    *count += 1;
-    check_elements(*count, "yamldecode")?;
-    Ok(match v {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                Value::Number(
-                    Number::from_f64(f).ok_or_else(|| {
-                        format!("yamldecode: {f} cannot be represented as a number")
-                    })?,
-                )
-            }
-        }
-        Y::String(s) => Value::String(s),
-        Y::Sequence(seq) => Value::Array(
-            seq.into_iter()
-                .map(|v| from_yaml(v, count))
-                .collect::<Result<_, _>>()?,
-        ),
-        Y::Mapping(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                out.insert(yaml_key(k)?, from_yaml(v, count)?);
-            }
-            Value::Object(out)
-        }
-        Y::Tagged(t) => from_yaml(t.value, count)?,
-    })
-}
-
+/// `yamldecode(string)`: one YAML document, scalars resolved as Nomad does.
 fn yamldecode(args: FuncArgs) -> Result<Value, String> {
-    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(arg_str(&args, 0))
-        .map_err(|e| format!("yamldecode: invalid YAML: {e}"))?;
-    from_yaml(v, &mut 0)
+    super::yaml_decode::decode(arg_str(&args, 0))
 }
 
 /// `csvdecode(string)`: a list of objects keyed by the header row.

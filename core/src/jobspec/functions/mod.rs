@@ -30,6 +30,7 @@ mod fs;
 mod net;
 mod numeric;
 mod string;
+mod yaml_decode;
 mod yaml_emit;
 
 pub use convert::convert;
