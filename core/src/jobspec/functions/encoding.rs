@@ -225,6 +225,8 @@ mod tests {
             r#"yamlencode({b = [1, "x"], a = true})"#,
             r#""\"a\": true\n\"b\":\n- 1\n- \"x\"\n""#,
         );
+        assert_err("yamlencode()", "positional arguments");
+        assert_err("yamlencode(1, 2)", "positional arguments");
         let round = eval(r#"yamldecode(yamlencode({k = ["v", 2, null]}))"#);
         assert_eq!(round, eval(r#"{k = ["v", 2, null]}"#));
     }

@@ -532,6 +532,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// yamlencode/yamldecode and jsonencode/jsondecode give back the value.
+        #[test]
+        fn encodings_round_trip(
+            v in literal(),
+            long in "[a-z ]{60,200}",
+        ) {
+            let wrapped = format!("{{a = {v}, b = [{long:?}, \"x\\ny \\n\"]}}");
+            let want = testutil::eval(&wrapped);
+            for f in ["yaml", "json"] {
+                let got = testutil::eval(&format!("{f}decode({f}encode({wrapped}))"));
+                proptest::prop_assert_eq!(&got, &want, "{} round trip of {}", f, wrapped);
+            }
+        }
+    }
+
     #[test]
     fn with_env_restores_on_unwind() {
         let env = FnEnv {
