@@ -11,8 +11,18 @@
 //! listed in [`NAMES`] but not declared by [`declare_all`].
 //!
 //! Every function is bounded: collections it builds are capped at
-//! [`MAX_ELEMENTS`] elements and strings at [`MAX_STRING_BYTES`] bytes, and no
-//! input makes a function panic.
+//! [`MAX_ELEMENTS`] elements (`range` at 1024 values, as in Nomad) and strings
+//! at [`MAX_STRING_BYTES`] bytes, `bcrypt`'s cost is capped, and no input
+//! makes a function panic.
+//!
+//! Where Nomad and Terraform differ, job files get Nomad's meaning (`index`
+//! reads an element by key, YAML is read with YAML 1.1 words), with these
+//! deliberate extensions: `replace` also takes a `/regex/` pattern, `reverse`
+//! also reverses lists, `length` also counts a string's characters, and
+//! Terraform's `regex`, `regexall`, `startswith`, `endswith`, `strcontains`,
+//! `setsubtract`, `transpose`, `one`, `sum`, `alltrue`, `anytrue`,
+//! `base64gzip`, `timestamp` and `to*` conversions are available. `abspath`
+//! resolves against [`FnEnv::base_dir`], not the process's directory.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
