@@ -28,55 +28,75 @@ fn arg_str(args: &FuncArgs, i: usize) -> &str {
     args.get(i).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// Converts a value to JSON with object keys sorted.
-fn to_json(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into()
-            } else if let Some(u) = n.as_u64() {
-                u.into()
-            } else {
-                n.as_f64()
-                    .and_then(serde_json::Number::from_f64)
-                    .map_or(serde_json::Value::Null, serde_json::Value::Number)
+/// Writes a JSON string literal, escaping as Go's encoding/json does
+/// (including `<`, `>`, `&`, U+2028 and U+2029).
+fn write_json_string(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
             }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
         }
-        Value::String(s) => serde_json::Value::String(s.clone()),
-        Value::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
+    }
+    out.push('"');
+}
+
+/// Writes a value as compact JSON with object keys sorted and numbers in
+/// plain decimal notation.
+fn write_json(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&super::number_text(n)),
+        Value::String(s) => write_json_string(out, s),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, item) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item);
+            }
+            out.push(']');
+        }
         Value::Object(o) => {
             let mut keys: Vec<&String> = o.keys().collect();
             keys.sort();
-            let mut out = serde_json::Map::new();
-            for k in keys {
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(out, k);
+                out.push(':');
                 if let Some(v) = o.get(k) {
-                    out.insert(k.clone(), to_json(v));
+                    write_json(out, v);
                 }
             }
-            serde_json::Value::Object(out)
+            out.push('}');
         }
     }
 }
 
-/// Encodes a value as compact JSON with sorted keys, escaping `<`, `>`, `&`,
-/// U+2028 and U+2029 as HCL's `jsonencode` does.
+/// Encodes a value as compact JSON the way HCL's `jsonencode` does: keys
+/// sorted, numbers without exponents, HTML-sensitive characters escaped.
 pub(super) fn json_encode(v: &Value) -> Result<String, String> {
-    let s = serde_json::to_string(&to_json(v)).map_err(|e| format!("jsonencode: {e}"))?;
-    // These characters can only occur inside JSON strings, so escaping them
-    // everywhere is safe.
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
+    let mut out = String::new();
+    write_json(&mut out, v);
+    check_string(out.len(), "jsonencode")?;
     Ok(out)
 }
 
@@ -204,6 +224,10 @@ mod tests {
             r#""{\"a\":\"x\\u003cy\",\"b\":[1,2.5,true,null]}""#,
         );
         assert_eval(r#"jsonencode("a")"#, r#""\"a\"""#);
+        assert_eval(
+            r#"jsonencode(["q\"\\\n\t\u0001 é", 1e21, 0.000001, -3])"#,
+            r#""[\"q\\\"\\\\\\n\\t\\u0001 é\",1000000000000000000000,0.000001,-3]""#,
+        );
         assert_err("jsonencode()", "positional arguments");
         assert_eval(
             r#"jsondecode("{\"a\": [1, 2.5, \"x\", null, false]}")"#,
