@@ -7,8 +7,8 @@ use hcl::{Map, Value};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::{
-    bool_of, check_elements, int_of, list_of, normalize_set, num_of, num_value, object_of, str_of,
-    type_name,
+    bool_of, check_elements, dedup, int_of, list_of, normalize_set, num_of, num_value, object_of,
+    str_of, type_name, value_set,
 };
 
 pub(super) fn register(defs: &mut Vec<(&'static str, FuncDef)>) {
@@ -73,13 +73,7 @@ fn length(args: FuncArgs) -> Result<Value, String> {
 }
 
 fn distinct(args: FuncArgs) -> Result<Value, String> {
-    let mut out: Vec<Value> = Vec::new();
-    for item in list_of(&args[0], "distinct")? {
-        if !out.contains(item) {
-            out.push(item.clone());
-        }
-    }
-    Ok(Value::Array(out))
+    Ok(Value::Array(dedup(list_of(&args[0], "distinct")?.clone())))
 }
 
 /// Flattens nested lists into `out`, checking the size as it goes.
@@ -494,7 +488,8 @@ fn setintersection(args: FuncArgs) -> Result<Value, String> {
     let sets = set_args(&args, "setintersection")?;
     let mut out: Vec<Value> = sets[0].clone();
     for other in &sets[1..] {
-        out.retain(|v| other.contains(v));
+        let other = value_set(other);
+        out.retain(|v| other.contains(&super::encoding::canonical(v)));
     }
     Ok(Value::Array(normalize_set(out)))
 }
@@ -512,7 +507,12 @@ fn setunion(args: FuncArgs) -> Result<Value, String> {
 fn setsubtract(args: FuncArgs) -> Result<Value, String> {
     let a = list_of(&args[0], "setsubtract")?;
     let b = list_of(&args[1], "setsubtract")?;
-    let out = a.iter().filter(|v| !b.contains(v)).cloned().collect();
+    let b = value_set(b);
+    let out = a
+        .iter()
+        .filter(|v| !b.contains(&super::encoding::canonical(v)))
+        .cloned()
+        .collect();
     Ok(Value::Array(normalize_set(out)))
 }
 
@@ -585,7 +585,7 @@ fn slice(args: FuncArgs) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{assert_err, assert_eval};
+    use super::super::testutil::{assert_err, assert_eval, eval};
 
     #[test]
     fn length_of_things() {
@@ -736,6 +736,17 @@ mod tests {
         assert_eval(r#"setproduct(["a"], [])"#, "[]");
         assert_err(r#"setproduct(["a"])"#, "at least two");
         assert_err("setproduct(range(1000), range(1000), range(1000))", "limit");
+    }
+
+    #[test]
+    fn large_sets_are_linear() {
+        let items: Vec<String> = (0..100_000).map(|i| (i % 50_000).to_string()).collect();
+        let json = format!("[{}]", items.join(","));
+        let expr =
+            format!("length(setunion(distinct(jsondecode({json:?})), jsondecode({json:?})))");
+        let started = std::time::Instant::now();
+        assert_eq!(eval(&expr), Ok(50_000.into()));
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 
     #[test]

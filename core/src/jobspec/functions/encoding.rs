@@ -91,6 +91,14 @@ fn write_json(out: &mut String, v: &Value) {
     }
 }
 
+/// A canonical text for a value: equal values give equal texts (used to
+/// deduplicate and compare collections in linear time).
+pub(super) fn canonical(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(&mut out, v);
+    out
+}
+
 /// Encodes a value as compact JSON the way HCL's `jsonencode` does: keys
 /// sorted, numbers without exponents, HTML-sensitive characters escaped.
 pub(super) fn json_encode(v: &Value) -> Result<String, String> {

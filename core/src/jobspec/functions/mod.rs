@@ -398,15 +398,24 @@ pub(crate) fn object_of<'a>(
     }
 }
 
+/// Drops repeated values, keeping first occurrences, in linear time.
+pub(crate) fn dedup(items: Vec<Value>) -> Vec<Value> {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items
+        .into_iter()
+        .filter(|v| seen.insert(encoding::canonical(v)))
+        .collect()
+}
+
+/// The canonical texts of a collection's values, for membership tests.
+pub(crate) fn value_set(items: &[Value]) -> std::collections::HashSet<String> {
+    items.iter().map(encoding::canonical).collect()
+}
+
 /// Orders a set's elements as HCL's set type does: strings lexically,
 /// numbers numerically, anything else in first-seen order; duplicates dropped.
 pub(crate) fn normalize_set(items: Vec<Value>) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::with_capacity(items.len());
-    for item in items {
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
+    let mut out = dedup(items);
     if out.iter().all(Value::is_string) {
         out.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
     } else if out.iter().all(Value::is_number) {
