@@ -78,12 +78,35 @@ fn arg_str(args: &FuncArgs, i: usize) -> &str {
     args.get(i).and_then(Value::as_str).unwrap_or_default()
 }
 
+/// A character's upper case by simple (one-to-one) case mapping, as Go's
+/// `strings.ToUpper` does: `ß` stays `ß` rather than becoming `SS`.
+fn upper_char(c: char) -> char {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// A character's lower case by simple case mapping (`İ` becomes `i`).
+fn lower_char(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
 fn upper(args: FuncArgs) -> Result<Value, String> {
-    Ok(arg_str(&args, 0).to_uppercase().into())
+    Ok(arg_str(&args, 0)
+        .chars()
+        .map(upper_char)
+        .collect::<String>()
+        .into())
 }
 
 fn lower(args: FuncArgs) -> Result<Value, String> {
-    Ok(arg_str(&args, 0).to_lowercase().into())
+    Ok(arg_str(&args, 0)
+        .chars()
+        .map(lower_char)
+        .collect::<String>()
+        .into())
 }
 
 /// Whether `c` separates words for `title`, as in Go's `strings.Title`.
@@ -103,7 +126,7 @@ fn title(args: FuncArgs) -> Result<Value, String> {
     let mut prev_sep = true;
     for c in arg_str(&args, 0).chars() {
         if prev_sep {
-            out.extend(c.to_uppercase());
+            out.push(upper_char(c));
         } else {
             out.push(c);
         }
@@ -747,6 +770,8 @@ mod tests {
     #[test]
     fn case_functions() {
         assert_eval(r#"upper("hello")"#, r#""HELLO""#);
+        assert_eval(r#"upper("straße")"#, r#""STRAßE""#);
+        assert_eval(r#"lower("İX")"#, r#""ix""#);
         assert_err("upper(1)", "string");
         assert_eval(r#"lower("HeLLo")"#, r#""hello""#);
         assert_err("lower([])", "string");
