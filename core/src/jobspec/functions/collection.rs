@@ -4,10 +4,11 @@
 
 use hcl::eval::{FuncArgs, FuncDef, ParamType};
 use hcl::{Map, Value};
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::{
-    bool_of, check_elements, int_of, list_of, normalize_set, num_of, num_value, object_of, str_of,
-    type_name,
+    bool_of, check_elements, dedup, int_of, list_of, normalize_set, num_of, num_value, object_of,
+    str_of, type_name, value_set,
 };
 
 pub(super) fn register(defs: &mut Vec<(&'static str, FuncDef)>) {
@@ -63,7 +64,7 @@ fn length(args: FuncArgs) -> Result<Value, String> {
     match &args[0] {
         Value::Array(a) => Ok(a.len().into()),
         Value::Object(o) => Ok(o.len().into()),
-        Value::String(s) => Ok(s.chars().count().into()),
+        Value::String(s) => Ok(s.graphemes(true).count().into()),
         other => Err(format!(
             "length: argument must be a list, object or string, got {}",
             type_name(other)
@@ -72,13 +73,7 @@ fn length(args: FuncArgs) -> Result<Value, String> {
 }
 
 fn distinct(args: FuncArgs) -> Result<Value, String> {
-    let mut out: Vec<Value> = Vec::new();
-    for item in list_of(&args[0], "distinct")? {
-        if !out.contains(item) {
-            out.push(item.clone());
-        }
-    }
-    Ok(Value::Array(out))
+    Ok(Value::Array(dedup(list_of(&args[0], "distinct")?.clone())))
 }
 
 /// Flattens nested lists into `out`, checking the size as it goes.
@@ -134,7 +129,7 @@ fn values(args: FuncArgs) -> Result<Value, String> {
 fn reverse(args: FuncArgs) -> Result<Value, String> {
     match &args[0] {
         Value::Array(a) => Ok(Value::Array(a.iter().rev().cloned().collect())),
-        Value::String(s) => Ok(s.chars().rev().collect::<String>().into()),
+        Value::String(s) => Ok(s.graphemes(true).rev().collect::<String>().into()),
         other => Err(format!(
             "reverse: argument must be a list or string, got {}",
             type_name(other)
@@ -279,12 +274,35 @@ fn element(args: FuncArgs) -> Result<Value, String> {
     Ok(list[i].clone())
 }
 
+/// `index(collection, key)`: the element of a list at a numeric key, or the
+/// value of an object at a string key. (This is Nomad's `index`; it is not
+/// Terraform's search for a value's position.)
 fn index(args: FuncArgs) -> Result<Value, String> {
-    list_of(&args[0], "index")?
-        .iter()
-        .position(|v| *v == args[1])
-        .map(Value::from)
-        .ok_or_else(|| format!("index: {} not found in list", args[1]))
+    match &args[0] {
+        Value::Array(list) => {
+            if !args[1].is_number() {
+                return Err("index: key for list must be number".into());
+            }
+            let i = int_of(&args[1], "index", "key")?;
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| list.get(i))
+                .cloned()
+                .ok_or_else(|| format!("index: invalid index {i} for list of {}", list.len()))
+        }
+        Value::Object(obj) => {
+            let Value::String(key) = &args[1] else {
+                return Err("index: key for map must be string".into());
+            };
+            obj.get(key)
+                .cloned()
+                .ok_or_else(|| format!("index: invalid index {key:?}; no such key"))
+        }
+        other => Err(format!(
+            "index: collection must be a list or a map, got {}",
+            type_name(other)
+        )),
+    }
 }
 
 /// `chunklist(list, size)`; a size of 0 yields one chunk with everything.
@@ -293,6 +311,9 @@ fn chunklist(args: FuncArgs) -> Result<Value, String> {
     let size = int_of(&args[1], "chunklist", "size")?;
     let size = usize::try_from(size)
         .map_err(|_| format!("chunklist: size {size} must not be negative"))?;
+    if list.is_empty() {
+        return Ok(Value::Array(Vec::new()));
+    }
     if size == 0 {
         return Ok(Value::Array(vec![Value::Array(list.clone())]));
     }
@@ -332,8 +353,12 @@ fn concat(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::Array(out))
 }
 
-/// `merge(object...)`: later keys win; null arguments are skipped.
+/// `merge(object...)`: later keys win; null arguments are skipped, and if
+/// every argument is null so is the result.
 fn merge(args: FuncArgs) -> Result<Value, String> {
+    if !args.is_empty() && args.iter().all(Value::is_null) {
+        return Ok(Value::Null);
+    }
     let mut out = Map::new();
     for arg in args.iter() {
         if arg.is_null() {
@@ -346,7 +371,11 @@ fn merge(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::Object(out))
 }
 
-/// `range(limit)`, `range(start, limit)`, `range(start, limit, step)`.
+/// The most values `range` generates, as in Nomad.
+const RANGE_LIMIT: usize = 1024;
+
+/// `range(limit)`, `range(start, limit)`, `range(start, limit, step)`;
+/// at most [`RANGE_LIMIT`] values.
 fn range(args: FuncArgs) -> Result<Value, String> {
     let nums = args
         .iter()
@@ -373,17 +402,17 @@ fn range(args: FuncArgs) -> Result<Value, String> {
     if st == 0.0 {
         return Err("range: step must not be zero".into());
     }
-    if (l > s && st < 0.0) || (l < s && st > 0.0) {
-        return Err(format!(
-            "range: step {st} moves away from the limit {l}; it must be {}",
-            if st < 0.0 { "positive" } else { "negative" }
-        ));
+    if st < 0.0 && l > s {
+        return Err("range: end must be less than start when step is negative".into());
+    }
+    if st > 0.0 && l < s {
+        return Err("range: end must be greater than start when step is positive".into());
     }
     let count = ((l - s) / st).ceil();
-    if count > super::MAX_ELEMENTS as f64 {
+    if count > RANGE_LIMIT as f64 {
         return Err(format!(
-            "range: result would have more than the limit of {} elements",
-            super::MAX_ELEMENTS
+            "range: more than {RANGE_LIMIT} values would be generated; either decrease the \
+             difference between start and end or use a larger step"
         ));
     }
     let all_int = [Some(start), Some(limit), step]
@@ -394,8 +423,16 @@ fn range(args: FuncArgs) -> Result<Value, String> {
     let mut i = 0f64;
     loop {
         let v = s + i * st;
+        // Round away float noise (0.1 * 3 is 0.30000000000000004) so
+        // steps like 0.1 give the decimal values written.
+        let v = format!("{v:.12e}").parse::<f64>().unwrap_or(v);
         if (st > 0.0 && v >= l) || (st < 0.0 && v <= l) {
             break;
+        }
+        if out.len() >= RANGE_LIMIT {
+            return Err(format!(
+                "range: more than {RANGE_LIMIT} values would be generated"
+            ));
         }
         if all_int {
             #[allow(clippy::cast_possible_truncation)]
@@ -404,17 +441,23 @@ fn range(args: FuncArgs) -> Result<Value, String> {
             out.push(num_value(v, "range")?);
         }
         i += 1.0;
-        check_elements(out.len(), "range")?;
     }
     Ok(Value::Array(out))
 }
 
 /// `coalesce(value...)`: the first argument that is neither null nor "".
+/// When strings are mixed with numbers or bools the result is a string, as
+/// the arguments are unified to one type.
 fn coalesce(args: FuncArgs) -> Result<Value, String> {
-    args.iter()
+    let found = args
+        .iter()
         .find(|v| !v.is_null() && v.as_str() != Some(""))
-        .cloned()
-        .ok_or_else(|| "coalesce: no non-null, non-empty-string arguments".to_string())
+        .ok_or_else(|| "coalesce: no non-null, non-empty-string arguments".to_string())?;
+    let any_string = args.iter().any(Value::is_string);
+    match found {
+        Value::Number(_) | Value::Bool(_) if any_string => Ok(str_of(found, "coalesce")?.into()),
+        other => Ok(other.clone()),
+    }
 }
 
 /// `coalescelist(list...)`: the first non-empty list.
@@ -430,7 +473,7 @@ fn coalescelist(args: FuncArgs) -> Result<Value, String> {
             return Ok(arg.clone());
         }
     }
-    Ok(Value::Array(Vec::new()))
+    Err("coalescelist: no non-empty lists among the arguments".into())
 }
 
 /// The argument lists of a set function, at least one.
@@ -445,7 +488,8 @@ fn setintersection(args: FuncArgs) -> Result<Value, String> {
     let sets = set_args(&args, "setintersection")?;
     let mut out: Vec<Value> = sets[0].clone();
     for other in &sets[1..] {
-        out.retain(|v| other.contains(v));
+        let other = value_set(other);
+        out.retain(|v| other.contains(&super::encoding::canonical(v)));
     }
     Ok(Value::Array(normalize_set(out)))
 }
@@ -463,12 +507,20 @@ fn setunion(args: FuncArgs) -> Result<Value, String> {
 fn setsubtract(args: FuncArgs) -> Result<Value, String> {
     let a = list_of(&args[0], "setsubtract")?;
     let b = list_of(&args[1], "setsubtract")?;
-    let out = a.iter().filter(|v| !b.contains(v)).cloned().collect();
+    let b = value_set(b);
+    let out = a
+        .iter()
+        .filter(|v| !b.contains(&super::encoding::canonical(v)))
+        .cloned()
+        .collect();
     Ok(Value::Array(normalize_set(out)))
 }
 
 /// `setproduct(list...)`: every combination, one element from each list.
 fn setproduct(args: FuncArgs) -> Result<Value, String> {
+    if args.len() < 2 {
+        return Err("setproduct: at least two arguments are required".into());
+    }
     let sets = set_args(&args, "setproduct")?;
     let mut total: usize = 1;
     for s in &sets {
@@ -533,13 +585,14 @@ fn slice(args: FuncArgs) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{assert_err, assert_eval};
+    use super::super::testutil::{assert_err, assert_eval, eval};
 
     #[test]
     fn length_of_things() {
         assert_eval("length([1, 2, 3])", "3");
         assert_eval(r#"length({a = 1})"#, "1");
         assert_eval(r#"length("héllo")"#, "5");
+        assert_eval(r#"length("e\u0301x")"#, "2");
         assert_err("length(5)", "must be a list, object or string");
         assert_err("length(null)", "null");
     }
@@ -553,6 +606,8 @@ mod tests {
             "{a = 1, b = 3, c = 4}",
         );
         assert_err(r#"merge({a = 1}, [1])"#, "expected an object");
+        assert_eval("merge(null, null)", "null");
+        assert_eval("merge()", "{}");
     }
 
     #[test]
@@ -560,8 +615,12 @@ mod tests {
         assert_eval(r#"contains(["a", "b"], "b")"#, "true");
         assert_eval(r#"contains([1, 2], 3)"#, "false");
         assert_err(r#"contains("ab", "a")"#, "expected a list");
-        assert_eval(r#"index(["a", "b", "c"], "b")"#, "1");
-        assert_err(r#"index(["a"], "z")"#, "not found");
+        assert_eval(r#"index(["a", "b", "c"], 1)"#, r#""b""#);
+        assert_eval(r#"index({a = 1, b = 2}, "b")"#, "2");
+        assert_err(r#"index(["a"], 1)"#, "invalid index 1 for list of 1");
+        assert_err(r#"index(["a"], "a")"#, "key for list must be number");
+        assert_err(r#"index({a = 1}, "z")"#, "no such key");
+        assert_err(r#"index("ab", 0)"#, "must be a list or a map");
         assert_eval(
             r#"distinct(["a", "b", "a", "c", "b"])"#,
             r#"["a", "b", "c"]"#,
@@ -611,10 +670,15 @@ mod tests {
         assert_eval("range(4, 1)", "[4, 3, 2]");
         assert_eval("range(0, 10, 3)", "[0, 3, 6, 9]");
         assert_eval("range(0, 1, 0.5)", "[0, 0.5]");
+        assert_eval("range(0, 0.35, 0.1)", "[0, 0.1, 0.2, 0.3]");
+        assert_eval("range(-3)", "[0, -1, -2]");
+        assert_eval("length(range(1024))", "1024");
         assert_eval("range(0)", "[]");
         assert_err("range(0, 10, 0)", "must not be zero");
-        assert_err("range(0, 10, -1)", "positive");
-        assert_err("range(10000000)", "limit");
+        assert_err("range(0, 10, -1)", "end must be less than start");
+        assert_err("range(10, 0, 1)", "end must be greater than start");
+        assert_err("range(1025)", "more than 1024 values");
+        assert_err("range(0, 1, 0.0000001)", "more than 1024 values");
         assert_err("range()", "1 to 3 arguments");
         assert_err(r#"range("x")"#, "not a valid number");
     }
@@ -642,12 +706,15 @@ mod tests {
         assert_err(r#"compact([{}])"#, "expected a string");
         assert_eval("chunklist([1, 2, 3, 4, 5], 2)", "[[1, 2], [3, 4], [5]]");
         assert_eval("chunklist([1, 2], 0)", "[[1, 2]]");
+        assert_eval("chunklist([], 0)", "[]");
         assert_err("chunklist([1], -1)", "negative");
         assert_eval(r#"coalesce(null, "", "b", "c")"#, r#""b""#);
         assert_eval("coalesce(null, 1)", "1");
+        assert_eval(r#"coalesce("", 1)"#, r#""1""#);
         assert_err(r#"coalesce(null, "")"#, "no non-null");
         assert_eval(r#"coalescelist([], ["a"], ["b"])"#, r#"["a"]"#);
         assert_err(r#"coalescelist("a")"#, "expected a list");
+        assert_err("coalescelist([], [])", "no non-empty lists");
     }
 
     #[test]
@@ -667,7 +734,19 @@ mod tests {
             r#"[["a", 1], ["a", 2], ["b", 1], ["b", 2]]"#,
         );
         assert_eval(r#"setproduct(["a"], [])"#, "[]");
+        assert_err(r#"setproduct(["a"])"#, "at least two");
         assert_err("setproduct(range(1000), range(1000), range(1000))", "limit");
+    }
+
+    #[test]
+    fn large_sets_are_linear() {
+        let items: Vec<String> = (0..100_000).map(|i| (i % 50_000).to_string()).collect();
+        let json = format!("[{}]", items.join(","));
+        let expr =
+            format!("length(setunion(distinct(jsondecode({json:?})), jsondecode({json:?})))");
+        let started = std::time::Instant::now();
+        assert_eq!(eval(&expr), Ok(50_000.into()));
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 
     #[test]

@@ -49,7 +49,7 @@ fn to_number(v: &Value, func: &str) -> Result<Value, String> {
 fn to_string(v: &Value, func: &str) -> Result<Value, String> {
     match v {
         Value::Null | Value::String(_) => Ok(v.clone()),
-        Value::Number(n) => Ok(n.to_string().into()),
+        Value::Number(n) => Ok(super::number_text(n).into()),
         Value::Bool(b) => Ok(b.to_string().into()),
         other => Err(format!(
             "{func}: cannot convert {} to string",
@@ -257,8 +257,12 @@ mod tests {
         assert_eval("tonumber(3)", "3");
         assert_err(r#"tonumber("no")"#, "cannot convert");
         assert_err(r#"tonumber("inf")"#, "cannot convert");
+        assert_err(r#"tonumber(" 5")"#, "cannot convert");
+        assert_eval(r#"tonumber("-2.5e2")"#, "-250");
         assert_eval("tostring(42)", r#""42""#);
         assert_eval("tostring(true)", r#""true""#);
+        assert_eval("tostring(1e21)", r#""1000000000000000000000""#);
+        assert_eval("tostring(0.5)", r#""0.5""#);
         assert_err("tostring([])", "cannot convert list to string");
     }
 

@@ -1,5 +1,6 @@
 //! Hash and identifier functions: `md5`, `sha1`, `sha256`, `sha512` (hex of
-//! the UTF-8 bytes), `bcrypt` (cost-capped), `uuidv4` and `uuidv5`.
+//! the UTF-8 bytes), `bcrypt` (cost-capped), `rsadecrypt`, `uuidv4` and
+//! `uuidv5`.
 
 use hcl::Value;
 use hcl::eval::{FuncArgs, FuncDef, ParamType};
@@ -26,6 +27,13 @@ pub(super) fn register(defs: &mut Vec<(&'static str, FuncDef)>) {
             .param(ParamType::String)
             .variadic_param(ParamType::Number)
             .build(bcrypt),
+    ));
+    defs.push((
+        "rsadecrypt",
+        FuncDef::builder()
+            .param(ParamType::String)
+            .param(ParamType::String)
+            .build(rsadecrypt),
     ));
     defs.push(("uuidv4", FuncDef::builder().build(uuidv4)));
     defs.push((
@@ -92,6 +100,30 @@ fn bcrypt(args: FuncArgs) -> Result<Value, String> {
         .map_err(|e| format!("bcrypt: {e}"))
 }
 
+/// `rsadecrypt(ciphertext_base64, private_key_pem)`: PKCS #1 v1.5
+/// decryption with a PKCS #1 or PKCS #8 PEM private key.
+fn rsadecrypt(args: FuncArgs) -> Result<Value, String> {
+    use base64::Engine;
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(arg_str(&args, 0).trim())
+        .map_err(|e| format!("rsadecrypt: ciphertext is not valid base64: {e}"))?;
+    let pem = arg_str(&args, 1);
+    let key = rsa::PrivateKey::from_pkcs1_pem(pem)
+        .or_else(|_| rsa::PrivateKey::from_pkcs8_pem(pem))
+        .map_err(|_| {
+            "rsadecrypt: private key is not a PEM-encoded PKCS #1 or PKCS #8 RSA key".to_string()
+        })?;
+    let plain = key
+        .decrypt(rsa::Pkcs1v15Encrypt, &ciphertext)
+        .map_err(|e| format!("rsadecrypt: cannot decrypt: {e}"))?;
+    String::from_utf8(plain)
+        .map(Value::from)
+        .map_err(|_| "rsadecrypt: the decrypted message is not valid UTF-8 (wrong key?)".into())
+}
+
 fn uuidv4(_args: FuncArgs) -> Result<Value, String> {
     Ok(uuid::Uuid::new_v4().to_string().into())
 }
@@ -151,6 +183,25 @@ mod tests {
         assert_err(r#"bcrypt("hello", 31)"#, "between 4 and 14");
         assert_err(r#"bcrypt("hello", 4, 5)"#, "1 or 2 arguments");
         assert_err(r#"bcrypt("hello", 4.5)"#, "whole number");
+    }
+
+    #[test]
+    fn rsa_decryption() {
+        let ct = include_str!("testdata/rsa_ciphertext.b64").trim();
+        for key in [
+            include_str!("testdata/rsa_pkcs1.pem"),
+            include_str!("testdata/rsa_pkcs8.pem"),
+        ] {
+            let expr = format!("rsadecrypt({ct:?}, {key:?})");
+            assert_eq!(eval(&expr), Ok("Hello, sched".into()));
+        }
+        let key = include_str!("testdata/rsa_pkcs1.pem");
+        assert_err(&format!("rsadecrypt(\"!!\", {key:?})"), "not valid base64");
+        assert_err(
+            &format!("rsadecrypt({ct:?}, \"nope\")"),
+            "not a PEM-encoded",
+        );
+        assert_err(&format!("rsadecrypt(\"AAAA\", {key:?})"), "cannot decrypt");
     }
 
     #[test]

@@ -28,55 +28,83 @@ fn arg_str(args: &FuncArgs, i: usize) -> &str {
     args.get(i).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// Converts a value to JSON with object keys sorted.
-fn to_json(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into()
-            } else if let Some(u) = n.as_u64() {
-                u.into()
-            } else {
-                n.as_f64()
-                    .and_then(serde_json::Number::from_f64)
-                    .map_or(serde_json::Value::Null, serde_json::Value::Number)
+/// Writes a JSON string literal, escaping as Go's encoding/json does
+/// (including `<`, `>`, `&`, U+2028 and U+2029).
+fn write_json_string(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
             }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
         }
-        Value::String(s) => serde_json::Value::String(s.clone()),
-        Value::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
+    }
+    out.push('"');
+}
+
+/// Writes a value as compact JSON with object keys sorted and numbers in
+/// plain decimal notation.
+fn write_json(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&super::number_text(n)),
+        Value::String(s) => write_json_string(out, s),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, item) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item);
+            }
+            out.push(']');
+        }
         Value::Object(o) => {
             let mut keys: Vec<&String> = o.keys().collect();
             keys.sort();
-            let mut out = serde_json::Map::new();
-            for k in keys {
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(out, k);
+                out.push(':');
                 if let Some(v) = o.get(k) {
-                    out.insert(k.clone(), to_json(v));
+                    write_json(out, v);
                 }
             }
-            serde_json::Value::Object(out)
+            out.push('}');
         }
     }
 }
 
-/// Encodes a value as compact JSON with sorted keys, escaping `<`, `>`, `&`,
-/// U+2028 and U+2029 as HCL's `jsonencode` does.
+/// A canonical text for a value: equal values give equal texts (used to
+/// deduplicate and compare collections in linear time).
+pub(super) fn canonical(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(&mut out, v);
+    out
+}
+
+/// Encodes a value as compact JSON the way HCL's `jsonencode` does: keys
+/// sorted, numbers without exponents, HTML-sensitive characters escaped.
 pub(super) fn json_encode(v: &Value) -> Result<String, String> {
-    let s = serde_json::to_string(&to_json(v)).map_err(|e| format!("jsonencode: {e}"))?;
-    // These characters can only occur inside JSON strings, so escaping them
-    // everywhere is safe.
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
+    let mut out = String::new();
+    write_json(&mut out, v);
+    check_string(out.len(), "jsonencode")?;
     Ok(out)
 }
 
@@ -114,101 +142,16 @@ fn jsondecode(args: FuncArgs) -> Result<Value, String> {
     Ok(from_json(v))
 }
 
-/// Converts a value to YAML with object keys sorted.
-fn to_yaml(v: &Value) -> serde_yaml_ng::Value {
-    use serde_yaml_ng::Value as Y;
-    match v {
-        Value::Null => Y::Null,
-        Value::Bool(b) => Y::Bool(*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Y::Number(i.into())
-            } else if let Some(u) = n.as_u64() {
-                Y::Number(u.into())
-            } else {
-                Y::Number(n.as_f64().unwrap_or(0.0).into())
-            }
-        }
-        Value::String(s) => Y::String(s.clone()),
-        Value::Array(a) => Y::Sequence(a.iter().map(to_yaml).collect()),
-        Value::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            let mut m = serde_yaml_ng::Mapping::new();
-            for k in keys {
-                if let Some(v) = o.get(k) {
-                    m.insert(Y::String(k.clone()), to_yaml(v));
-                }
-            }
-            Y::Mapping(m)
-        }
-    }
-}
-
+/// `yamlencode(value)`: block-style YAML laid out as Nomad's yamlencode does.
 fn yamlencode(args: FuncArgs) -> Result<Value, String> {
-    serde_yaml_ng::to_string(&to_yaml(&args[0]))
-        .map(Value::from)
-        .map_err(|e| format!("yamlencode: {e}"))
+    let out = super::yaml_emit::encode(&args[0]);
+    check_string(out.len(), "yamlencode")?;
+    Ok(out.into())
 }
 
-/// A YAML scalar used as a mapping key, as a string.
-fn yaml_key(k: serde_yaml_ng::Value) -> Result<String, String> {
-    use serde_yaml_ng::Value as Y;
-    match k {
-        Y::String(s) => Ok(s),
-        Y::Number(n) => Ok(n.to_string()),
-        Y::Bool(b) => Ok(b.to_string()),
-        Y::Null => Ok("null".into()),
-        Y::Tagged(t) => yaml_key(t.value),
-        Y::Sequence(_) | Y::Mapping(_) => {
-            Err("yamldecode: mapping keys must be scalars, not collections".into())
-        }
-    }
-}
-
-/// Converts decoded YAML into an HCL value, counting nodes against the limit.
-fn from_yaml(v: serde_yaml_ng::Value, count: &mut usize) -> Result<Value, String> {
-    use serde_yaml_ng::Value as Y;
-    *count += 1;
-    check_elements(*count, "yamldecode")?;
-    Ok(match v {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                Value::Number(
-                    Number::from_f64(f).ok_or_else(|| {
-                        format!("yamldecode: {f} cannot be represented as a number")
-                    })?,
-                )
-            }
-        }
-        Y::String(s) => Value::String(s),
-        Y::Sequence(seq) => Value::Array(
-            seq.into_iter()
-                .map(|v| from_yaml(v, count))
-                .collect::<Result<_, _>>()?,
-        ),
-        Y::Mapping(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                out.insert(yaml_key(k)?, from_yaml(v, count)?);
-            }
-            Value::Object(out)
-        }
-        Y::Tagged(t) => from_yaml(t.value, count)?,
-    })
-}
-
+/// `yamldecode(string)`: one YAML document, scalars resolved as Nomad does.
 fn yamldecode(args: FuncArgs) -> Result<Value, String> {
-    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(arg_str(&args, 0))
-        .map_err(|e| format!("yamldecode: invalid YAML: {e}"))?;
-    from_yaml(v, &mut 0)
+    super::yaml_decode::decode(arg_str(&args, 0))
 }
 
 /// `csvdecode(string)`: a list of objects keyed by the header row.
@@ -289,6 +232,10 @@ mod tests {
             r#""{\"a\":\"x\\u003cy\",\"b\":[1,2.5,true,null]}""#,
         );
         assert_eval(r#"jsonencode("a")"#, r#""\"a\"""#);
+        assert_eval(
+            r#"jsonencode(["q\"\\\n\t\u0001 é", 1e21, 0.000001, -3])"#,
+            r#""[\"q\\\"\\\\\\n\\t\\u0001 é\",1000000000000000000000,0.000001,-3]""#,
+        );
         assert_err("jsonencode()", "positional arguments");
         assert_eval(
             r#"jsondecode("{\"a\": [1, 2.5, \"x\", null, false]}")"#,
@@ -308,8 +255,10 @@ mod tests {
         assert_err(r#"yamldecode("? [1]\n: 2\n")"#, "mapping keys");
         assert_eval(
             r#"yamlencode({b = [1, "x"], a = true})"#,
-            r#""a: true\nb:\n- 1\n- x\n""#,
+            r#""\"a\": true\n\"b\":\n- 1\n- \"x\"\n""#,
         );
+        assert_err("yamlencode()", "positional arguments");
+        assert_err("yamlencode(1, 2)", "positional arguments");
         let round = eval(r#"yamldecode(yamlencode({k = ["v", 2, null]}))"#);
         assert_eq!(round, eval(r#"{k = ["v", 2, null]}"#));
     }

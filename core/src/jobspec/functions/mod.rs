@@ -11,8 +11,18 @@
 //! listed in [`NAMES`] but not declared by [`declare_all`].
 //!
 //! Every function is bounded: collections it builds are capped at
-//! [`MAX_ELEMENTS`] elements and strings at [`MAX_STRING_BYTES`] bytes, and no
-//! input makes a function panic.
+//! [`MAX_ELEMENTS`] elements (`range` at 1024 values, as in Nomad) and strings
+//! at [`MAX_STRING_BYTES`] bytes, `bcrypt`'s cost is capped, and no input
+//! makes a function panic.
+//!
+//! Where Nomad and Terraform differ, job files get Nomad's meaning (`index`
+//! reads an element by key, YAML is read with YAML 1.1 words), with these
+//! deliberate extensions: `replace` also takes a `/regex/` pattern, `reverse`
+//! also reverses lists, `length` also counts a string's characters, and
+//! Terraform's `regex`, `regexall`, `startswith`, `endswith`, `strcontains`,
+//! `setsubtract`, `transpose`, `one`, `sum`, `alltrue`, `anytrue`,
+//! `base64gzip`, `timestamp` and `to*` conversions are available. `abspath`
+//! resolves against [`FnEnv::base_dir`], not the process's directory.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -30,6 +40,8 @@ mod fs;
 mod net;
 mod numeric;
 mod string;
+mod yaml_decode;
+mod yaml_emit;
 
 pub use convert::convert;
 pub use fs::{FileSource, StdFileSource};
@@ -69,22 +81,32 @@ struct EnvGuard {
 impl Drop for EnvGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
-        CURRENT_ENV.with(|cell| *cell.borrow_mut() = previous);
+        CURRENT_ENV.with(|cell| {
+            if let Ok(mut current) = cell.try_borrow_mut() {
+                *current = previous;
+            }
+        });
     }
 }
 
 /// Runs `f` with `env` visible to the functions on this thread (a
 /// thread-local set and restored by a guard, also on panic/unwind).
 pub fn with_env<R>(env: FnEnv, f: impl FnOnce() -> R) -> R {
-    let previous = CURRENT_ENV.with(|cell| cell.borrow_mut().replace(env));
+    let previous = CURRENT_ENV.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut current) => current.replace(env),
+        // Unreachable: no borrow outlives `with_current_env`.
+        Err(_) => None,
+    });
     let _guard = EnvGuard { previous };
     f()
 }
 
 /// Calls `f` with the environment of the innermost [`with_env`] on this
-/// thread, or `None` outside any.
+/// thread, or `None` outside any. The environment is cloned out first, so
+/// nothing stays borrowed while `f` (and any file source it calls) runs.
 pub(crate) fn with_current_env<R>(f: impl FnOnce(Option<&FnEnv>) -> R) -> R {
-    CURRENT_ENV.with(|cell| f(cell.borrow().as_ref()))
+    let env = CURRENT_ENV.with(|cell| cell.try_borrow().ok().and_then(|e| e.clone()));
+    f(env.as_ref())
 }
 
 /// Every function name (including `try` and `can`, which the evaluator
@@ -153,6 +175,7 @@ pub const NAMES: &[&str] = &[
     "regexall",
     "replace",
     "reverse",
+    "rsadecrypt",
     "setintersection",
     "setproduct",
     "setsubtract",
@@ -199,6 +222,9 @@ pub const NAMES: &[&str] = &[
 pub const EVALUATOR_HANDLED: &[&str] = &["can", "convert", "try"];
 
 /// Declares every function on the context.
+///
+/// `try`, `can` and `convert` are left out (see [`EVALUATOR_HANDLED`]): the
+/// evaluator must intercept calls to them before evaluating their arguments.
 pub fn declare_all(ctx: &mut Context<'_>) {
     for (name, def) in definitions() {
         ctx.declare_func(name, def);
@@ -240,7 +266,7 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
 pub(crate) fn str_of(v: &Value, func: &str) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
+        Value::Number(n) => Ok(number_text(n)),
         Value::Bool(b) => Ok(b.to_string()),
         Value::Null => Err(format!("{func}: argument must not be null")),
         other => Err(format!(
@@ -250,9 +276,18 @@ pub(crate) fn str_of(v: &Value, func: &str) -> Result<String, String> {
     }
 }
 
+/// A number as text the way HCL converts numbers to strings: plain decimal
+/// notation, never an exponent.
+pub(crate) fn number_text(n: &Number) -> String {
+    match n.as_f64() {
+        Some(f) if n.is_f64() => f.to_string(),
+        _ => n.to_string(),
+    }
+}
+
 /// Parses a number from its decimal text (as HCL converts strings to numbers).
 pub(crate) fn parse_number(s: &str) -> Option<Number> {
-    let t = s.trim();
+    let t = s;
     if t.is_empty() {
         return None;
     }
@@ -363,15 +398,24 @@ pub(crate) fn object_of<'a>(
     }
 }
 
+/// Drops repeated values, keeping first occurrences, in linear time.
+pub(crate) fn dedup(items: Vec<Value>) -> Vec<Value> {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items
+        .into_iter()
+        .filter(|v| seen.insert(encoding::canonical(v)))
+        .collect()
+}
+
+/// The canonical texts of a collection's values, for membership tests.
+pub(crate) fn value_set(items: &[Value]) -> std::collections::HashSet<String> {
+    items.iter().map(encoding::canonical).collect()
+}
+
 /// Orders a set's elements as HCL's set type does: strings lexically,
 /// numbers numerically, anything else in first-seen order; duplicates dropped.
 pub(crate) fn normalize_set(items: Vec<Value>) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::with_capacity(items.len());
-    for item in items {
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
+    let mut out = dedup(items);
     if out.iter().all(Value::is_string) {
         out.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
     } else if out.iter().all(Value::is_number) {
@@ -443,6 +487,87 @@ mod tests {
         }
     }
 
+    /// HCL literal text for an arbitrary value of modest size.
+    fn literal() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just("null".to_string()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            (-70i64..70).prop_map(|i| i.to_string()),
+            any::<i64>().prop_map(|i| i.to_string()),
+            (-1e6f64..1e6).prop_map(|f| format!("{f:?}")),
+            "[a-z0-9%/.~:, \\-]{0,12}".prop_map(|s| format!("{s:?}")),
+            prop::sample::select(vec![
+                "\"%d %s %v %-05.2f %[2]q %\"",
+                "\"10.0.0.0/8\"",
+                "\"fd00::/56\"",
+                "\"2024-01-02T03:04:05Z\"",
+                "\"1h30m\"",
+                "\"/(a+)b/\"",
+                "\"YYYY-MM-DD'T'hh:mm ZZZZZ\"",
+                "\"a: [1, {b: c}]\"",
+                "\"{\\\"a\\\": [1, 2.5]}\"",
+                "\"e\\u0301\\n\"",
+                "\"dns\"",
+            ])
+            .prop_map(str::to_string),
+        ];
+        leaf.prop_recursive(2, 12, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(", "))),
+                proptest::collection::btree_map("[a-c]", inner, 0..3).prop_map(|kv| {
+                    let body: Vec<String> =
+                        kv.into_iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                    format!("{{{}}}", body.join(", "))
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// No function panics, whatever it is given.
+        #[test]
+        fn no_function_panics(
+            name in proptest::sample::select(
+                NAMES
+                    .iter()
+                    .copied()
+                    .filter(|n| !EVALUATOR_HANDLED.contains(n) && *n != "bcrypt")
+                    .collect::<Vec<_>>(),
+            ),
+            args in proptest::collection::vec(literal(), 0..4),
+        ) {
+            let expr = format!("{name}({})", args.join(", "));
+            proptest::prop_assert!(expr.parse::<hcl::Expression>().is_ok(), "{}", expr);
+            let env = FnEnv {
+                fs: None,
+                base_dir: PathBuf::from("/"),
+                home_dir: Some(PathBuf::from("/home/u")),
+                now: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+            };
+            let _ = with_env(env, || testutil::eval(&expr));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// yamlencode/yamldecode and jsonencode/jsondecode give back the value.
+        #[test]
+        fn encodings_round_trip(
+            v in literal(),
+            long in "[a-z ]{60,200}",
+        ) {
+            let wrapped = format!("{{a = {v}, b = [{long:?}, \"x\\ny \\n\"]}}");
+            let want = testutil::eval(&wrapped);
+            for f in ["yaml", "json"] {
+                let got = testutil::eval(&format!("{f}decode({f}encode({wrapped}))"));
+                proptest::prop_assert_eq!(&got, &want, "{} round trip of {}", f, wrapped);
+            }
+        }
+    }
+
     #[test]
     fn with_env_restores_on_unwind() {
         let env = FnEnv {
@@ -459,5 +584,23 @@ mod tests {
         }));
         assert!(result.is_err());
         assert!(with_current_env(|e| e.is_none()));
+    }
+
+    #[test]
+    fn with_env_nests() {
+        let env = |dir: &str| FnEnv {
+            fs: None,
+            base_dir: PathBuf::from(dir),
+            home_dir: None,
+            now: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        };
+        let base = || with_current_env(|e| e.map(|e| e.base_dir.clone()));
+        with_env(env("/outer"), || {
+            with_env(env("/inner"), || {
+                assert_eq!(base(), Some(PathBuf::from("/inner")))
+            });
+            assert_eq!(base(), Some(PathBuf::from("/outer")));
+        });
+        assert_eq!(base(), None);
     }
 }

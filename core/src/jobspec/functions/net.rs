@@ -124,6 +124,9 @@ fn cidrsubnet(args: FuncArgs) -> Result<Value, String> {
     let netnum = int_of(&args[2], "cidrsubnet", "netnum")?;
     let newbits = u32::try_from(newbits)
         .map_err(|_| format!("cidrsubnet: newbits {newbits} must not be negative"))?;
+    if newbits > 32 {
+        return Err("cidrsubnet: may not extend prefix by more than 32 bits".into());
+    }
     if newbits > p.host_bits() {
         return Err(format!(
             "cidrsubnet: insufficient address space to extend prefix of {} by {newbits}",
@@ -149,7 +152,8 @@ fn cidrsubnet(args: FuncArgs) -> Result<Value, String> {
 fn cidrsubnets(args: FuncArgs) -> Result<Value, String> {
     let p = Prefix::parse(args[0].as_str().unwrap_or_default(), "cidrsubnets")?;
     check_elements(args.len(), "cidrsubnets")?;
-    let mut cursor = p.base;
+    // The first free address; None once the whole address space is used.
+    let mut cursor = Some(p.base);
     let mut out = Vec::new();
     for arg in args.iter().skip(1) {
         let newbits = int_of(arg, "cidrsubnets", "newbits")?;
@@ -168,7 +172,7 @@ fn cidrsubnets(args: FuncArgs) -> Result<Value, String> {
         }
         let host = low_mask(p.width - new_len);
         // Align the cursor up to the subnet size.
-        let start = cursor.checked_add(host).map(|c| c & !host);
+        let start = cursor.and_then(|c| c.checked_add(host)).map(|c| c & !host);
         let fits = start.filter(|s| s.checked_add(host).is_some_and(|end| end <= p.last()));
         let Some(start) = fits else {
             return Err(format!(
@@ -176,7 +180,7 @@ fn cidrsubnets(args: FuncArgs) -> Result<Value, String> {
             ));
         };
         out.push(Value::String(format!("{}/{new_len}", p.addr(start))));
-        cursor = start + host + 1;
+        cursor = (start + host).checked_add(1);
     }
     Ok(Value::Array(out))
 }
@@ -228,6 +232,7 @@ mod tests {
             "insufficient address space",
         );
         assert_err(r#"cidrsubnet("10.0.0.0/8", -1, 0)"#, "negative");
+        assert_err(r#"cidrsubnet("fd00::/16", 33, 0)"#, "more than 32 bits");
     }
 
     #[test]
@@ -241,6 +246,8 @@ mod tests {
             r#"["fd00:fd12:3456:7800::/72", "fd00:fd12:3456:7800:100::/72", "fd00:fd12:3456:7800:200::/72", "fd00:fd12:3456:7800:300::/88"]"#,
         );
         assert_eval(r#"cidrsubnets("10.0.0.0/8")"#, "[]");
+        assert_eval(r#"cidrsubnets("::/0", 1, 1)"#, r#"["::/1", "8000::/1"]"#);
+        assert_err(r#"cidrsubnets("::/0", 1, 1, 1)"#, "not enough remaining");
         assert_err(
             r#"cidrsubnets("10.0.0.0/30", 1, 1, 1)"#,
             "not enough remaining address space",

@@ -142,7 +142,7 @@ fn parseint(args: FuncArgs) -> Result<Value, String> {
     };
     if digits.is_empty() {
         return Err(format!(
-            "parseint: {s:?} is not a valid number in base {base}"
+            "parseint: cannot parse {s:?} as a base {base} integer"
         ));
     }
     let mut acc: u128 = 0;
@@ -156,7 +156,7 @@ fn parseint(args: FuncArgs) -> Result<Value, String> {
         };
         if d >= base {
             return Err(format!(
-                "parseint: {s:?} is not a valid number in base {base}"
+                "parseint: cannot parse {s:?} as a base {base} integer"
             ));
         }
         acc = acc
@@ -234,9 +234,12 @@ mod tests {
             r#"parseint("18446744073709551615", 10)"#,
             "18446744073709551615",
         );
-        assert_err(r#"parseint("12", 2)"#, "not a valid number in base 2");
+        assert_err(
+            r#"parseint("12", 2)"#,
+            "cannot parse \"12\" as a base 2 integer",
+        );
         assert_err(r#"parseint("1", 1)"#, "between 2 and 62");
-        assert_err(r#"parseint("", 10)"#, "not a valid number");
+        assert_err(r#"parseint("", 10)"#, "cannot parse");
         assert_err(r#"parseint("99999999999999999999999", 10)"#, "too large");
     }
 }

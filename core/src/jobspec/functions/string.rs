@@ -4,6 +4,7 @@
 use hcl::eval::{FuncArgs, FuncDef, ParamType};
 use hcl::{Map, Number, Value};
 use regex::{Regex, RegexBuilder};
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::{check_elements, check_string, int_of, list_of, str_of, type_name};
 
@@ -77,12 +78,46 @@ fn arg_str(args: &FuncArgs, i: usize) -> &str {
     args.get(i).and_then(Value::as_str).unwrap_or_default()
 }
 
+/// A character's upper case by simple (one-to-one) case mapping, as Go's
+/// `strings.ToUpper` does: `ß` stays `ß` rather than becoming `SS`.
+fn upper_char(c: char) -> char {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// A character's lower case by simple case mapping (`İ` becomes `i`).
+fn lower_char(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
 fn upper(args: FuncArgs) -> Result<Value, String> {
-    Ok(arg_str(&args, 0).to_uppercase().into())
+    Ok(arg_str(&args, 0)
+        .chars()
+        .map(upper_char)
+        .collect::<String>()
+        .into())
 }
 
 fn lower(args: FuncArgs) -> Result<Value, String> {
-    Ok(arg_str(&args, 0).to_lowercase().into())
+    Ok(arg_str(&args, 0)
+        .chars()
+        .map(lower_char)
+        .collect::<String>()
+        .into())
+}
+
+/// Whether `c` separates words for `title`, as in Go's `strings.Title`.
+fn is_word_separator(c: char) -> bool {
+    if c.is_ascii() {
+        !(c.is_ascii_alphanumeric() || c == '_')
+    } else if c.is_alphanumeric() {
+        false
+    } else {
+        c.is_whitespace()
+    }
 }
 
 /// Upper-cases the first letter of each word, like Go's `strings.Title`.
@@ -91,21 +126,25 @@ fn title(args: FuncArgs) -> Result<Value, String> {
     let mut prev_sep = true;
     for c in arg_str(&args, 0).chars() {
         if prev_sep {
-            out.extend(c.to_uppercase());
+            out.push(upper_char(c));
         } else {
             out.push(c);
         }
-        prev_sep = !(c.is_alphanumeric() || c == '_');
+        prev_sep = is_word_separator(c);
     }
     Ok(out.into())
 }
 
 fn strrev(args: FuncArgs) -> Result<Value, String> {
-    Ok(arg_str(&args, 0).chars().rev().collect::<String>().into())
+    Ok(arg_str(&args, 0)
+        .graphemes(true)
+        .rev()
+        .collect::<String>()
+        .into())
 }
 
 fn strlen(args: FuncArgs) -> Result<Value, String> {
-    Ok(arg_str(&args, 0).chars().count().into())
+    Ok(arg_str(&args, 0).graphemes(true).count().into())
 }
 
 fn trimspace(args: FuncArgs) -> Result<Value, String> {
@@ -284,10 +323,11 @@ fn regexall(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::Array(out))
 }
 
-/// `substr(string, offset, length)` in characters; a negative offset counts
-/// from the end and a negative length means "to the end".
+/// `substr(string, offset, length)` in characters (grapheme clusters); a
+/// negative offset counts from the end and a negative length means "to the
+/// end".
 fn substr(args: FuncArgs) -> Result<Value, String> {
-    let chars: Vec<char> = arg_str(&args, 0).chars().collect();
+    let chars: Vec<&str> = arg_str(&args, 0).graphemes(true).collect();
     let len = i64::try_from(chars.len()).map_err(|_| "substr: string too long")?;
     let mut offset = int_of(&args[1], "substr", "offset")?;
     let length = int_of(&args[2], "substr", "length")?;
@@ -306,7 +346,7 @@ fn substr(args: FuncArgs) -> Result<Value, String> {
         usize::try_from(offset).unwrap_or(0),
         usize::try_from(end).unwrap_or(0),
     );
-    Ok(chars[from..to].iter().collect::<String>().into())
+    Ok(chars[from..to].concat().into())
 }
 
 /// `indent(spaces, string)`: indents every line but the first.
@@ -467,28 +507,33 @@ pub(super) fn sprintf(spec: &str, args: &[Value], func: &str) -> Result<String, 
     Ok(out)
 }
 
-/// Pads `s` to the spec's width; numeric zero padding goes after the sign.
+/// Pads `s` to the spec's width. Numeric verbs put zero padding after the
+/// sign; `%v`, `%s` and `%q` pad with the fill character (`0` under the zero
+/// flag) on the left, or spaces on the right under `-`, as HCL does.
 fn pad(s: String, sp: &Spec, numeric: bool) -> String {
     let Some(width) = sp.width else { return s };
-    let len = s.chars().count();
+    let len = s.graphemes(true).count();
     if len >= width {
         return s;
     }
     let fill = width - len;
     if sp.minus {
-        format!("{s}{}", " ".repeat(fill))
+        let c = if sp.zero && !numeric { "0" } else { " " };
+        format!("{s}{}", c.repeat(fill))
     } else if sp.zero && numeric {
         let (sign, digits) = match s.chars().next() {
             Some(c @ ('+' | '-' | ' ')) => (c.to_string(), s[1..].to_string()),
             _ => (String::new(), s),
         };
         format!("{sign}{}{digits}", "0".repeat(fill))
+    } else if sp.zero {
+        format!("{}{s}", "0".repeat(fill))
     } else {
         format!("{}{s}", " ".repeat(fill))
     }
 }
 
-/// The sign prefix for a non-negative number under the `+` and space flags.
+/// The sign prefix for a number under the `+` and space flags.
 fn sign_prefix(sp: &Spec, negative: bool) -> &'static str {
     if negative {
         "-"
@@ -501,53 +546,70 @@ fn sign_prefix(sp: &Spec, negative: bool) -> &'static str {
     }
 }
 
+/// An "unsupported value" error for a verb.
+fn unsupported(func: &str, verb: char, arg: &Value, why: &str) -> String {
+    if arg.is_null() {
+        format!("{func}: unsupported value for %{verb}: null value cannot be formatted")
+    } else {
+        format!("{func}: unsupported value for %{verb}: {why}")
+    }
+}
+
 /// Formats one argument for one verb.
 fn format_one(sp: &Spec, arg: &Value, func: &str) -> Result<String, String> {
     let verb = sp.verb;
     match verb {
         'v' => {
-            if sp.sharp {
-                return Ok(pad(super::encoding::json_encode(arg)?, sp, false));
-            }
             let s = match arg {
+                _ if sp.sharp => super::encoding::json_encode(arg)?,
                 Value::Null => "null".to_string(),
                 Value::String(s) => s.clone(),
-                Value::Bool(b) => b.to_string(),
-                Value::Number(n) => return Ok(pad(format_number_v(sp, n), sp, true)),
+                // Numbers as Go's %g in shortest form.
+                Value::Number(n) => {
+                    let (negative, body) = g_number(n, None, false);
+                    format!("{}{body}", if negative { "-" } else { "" })
+                }
                 other => super::encoding::json_encode(other)?,
             };
             Ok(pad(s, sp, false))
         }
-        's' => {
+        's' | 'q' => {
             let s = str_of(arg, func).map_err(|_| {
-                format!(
-                    "{func}: unsupported value for %s: {} cannot be converted to a string",
-                    type_name(arg)
+                unsupported(
+                    func,
+                    verb,
+                    arg,
+                    &format!("{} cannot be converted to a string", type_name(arg)),
                 )
             })?;
             let s = match sp.precision {
-                Some(p) => s.chars().take(p).collect(),
-                None => s,
+                Some(p) if p > 0 => s.graphemes(true).take(p).collect(),
+                _ => s,
+            };
+            let s = if verb == 'q' {
+                super::encoding::json_encode(&Value::String(s))?
+            } else {
+                s
             };
             Ok(pad(s, sp, false))
         }
-        'q' => {
-            let s = str_of(arg, func)
-                .map_err(|_| format!("{func}: unsupported value for %q: {}", type_name(arg)))?;
-            let quoted = serde_json::to_string(&s).map_err(|e| format!("{func}: {e}"))?;
-            Ok(pad(quoted, sp, false))
-        }
         't' => {
-            let b = super::bool_of(arg, func)
-                .map_err(|_| format!("{func}: unsupported value for %t: {}", type_name(arg)))?;
-            Ok(pad(b.to_string(), sp, false))
+            // HCL ignores width and flags for %t.
+            let b = super::bool_of(arg, func).map_err(|_| {
+                unsupported(
+                    func,
+                    verb,
+                    arg,
+                    &format!("{} cannot be converted to bool", type_name(arg)),
+                )
+            })?;
+            Ok(b.to_string())
         }
         'd' | 'b' | 'o' | 'x' | 'X' => {
-            let n = super::num_of(arg, func).map_err(|_| {
-                format!("{func}: unsupported value for %{verb}: {}", type_name(arg))
-            })?;
+            let n = super::num_of(arg, func)
+                .map_err(|_| unsupported(func, verb, arg, "a number is required"))?;
             let i = whole(&n).ok_or_else(|| {
-                format!("{func}: unsupported value for %{verb}: {n} is not a whole number")
+                unsupported(func, verb, arg, &format!("{n} is not a whole number"))
             })?;
             let mag = i.unsigned_abs();
             let digits = match verb {
@@ -575,21 +637,22 @@ fn format_one(sp: &Spec, arg: &Value, func: &str) -> Result<String, String> {
             ))
         }
         'e' | 'E' | 'f' | 'F' | 'g' | 'G' => {
-            let n = super::num_of(arg, func).map_err(|_| {
-                format!("{func}: unsupported value for %{verb}: {}", type_name(arg))
-            })?;
+            let n = super::num_of(arg, func)
+                .map_err(|_| unsupported(func, verb, arg, "a number is required"))?;
             let f = n.as_f64().unwrap_or(0.0);
-            let body = match verb {
-                'e' | 'E' => fmt_e(f.abs(), sp.precision.unwrap_or(6)),
-                'f' | 'F' => format!("{:.*}", sp.precision.unwrap_or(6), f.abs()),
-                _ => fmt_g(f.abs(), sp.precision, sp.sharp),
+            let (negative, body) = match verb {
+                'e' | 'E' => (f < 0.0, fmt_e(f.abs(), sp.precision.unwrap_or(6))),
+                'f' | 'F' => (
+                    f < 0.0,
+                    format!("{:.*}", sp.precision.unwrap_or(6), f.abs()),
+                ),
+                _ => g_number(&n, sp.precision, sp.sharp),
             };
             let body = if verb.is_ascii_uppercase() {
                 body.to_uppercase()
             } else {
                 body
             };
-            let negative = f.is_sign_negative() && f != 0.0;
             Ok(pad(
                 format!("{}{body}", sign_prefix(sp, negative)),
                 sp,
@@ -598,14 +661,6 @@ fn format_one(sp: &Spec, arg: &Value, func: &str) -> Result<String, String> {
         }
         other => Err(format!("{func}: unsupported format verb %{other}")),
     }
-}
-
-/// `%v` of a number: integers plainly, other numbers in their shortest form.
-fn format_number_v(sp: &Spec, n: &Number) -> String {
-    let negative = n.as_f64().is_some_and(|f| f < 0.0);
-    let s = n.to_string();
-    let mag = s.strip_prefix('-').unwrap_or(&s);
-    format!("{}{mag}", sign_prefix(sp, negative))
 }
 
 /// The number as an integer, if it is whole.
@@ -644,22 +699,36 @@ fn go_exponent(mant: &str, exp: &str) -> String {
     format!("{mant}e{sign}{digits}")
 }
 
-/// Go's `%g`: shortest representation (or `precision` significant digits),
-/// exponent form for very large or small magnitudes.
-fn fmt_g(f: f64, precision: Option<usize>, sharp: bool) -> String {
-    if f == 0.0 {
-        return "0".into();
-    }
-    // Significant digits and decimal exponent.
-    let sci = match precision {
-        Some(p) => format!("{:.*e}", p.max(1) - 1, f),
-        None => format!("{f:e}"),
+/// Go's `%g` of a number, as (is negative, text without sign): the shortest
+/// representation (or `precision` significant digits), in exponent form for
+/// exponents below -4 or at least the precision (6 for the shortest form).
+/// Integers keep all their digits.
+fn g_number(n: &Number, precision: Option<usize>, sharp: bool) -> (bool, String) {
+    let f = n.as_f64().unwrap_or(0.0);
+    let negative = f < 0.0;
+    // Significant digits and the decimal exponent of the first one.
+    let (mut digits, exp) = match (
+        n.as_i64().map(i128::from).or(n.as_u64().map(i128::from)),
+        precision,
+    ) {
+        (Some(i), None) => {
+            let d = i.unsigned_abs().to_string();
+            let exp = i32::try_from(d.len()).unwrap_or(i32::MAX) - 1;
+            (d, exp)
+        }
+        _ => {
+            if f == 0.0 {
+                return (false, "0".into());
+            }
+            let sci = match precision {
+                Some(p) => format!("{:.*e}", p.max(1) - 1, f.abs()),
+                None => format!("{:e}", f.abs()),
+            };
+            let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+            let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+            (digits, exp.parse().unwrap_or(0))
+        }
     };
-    let Some((mant, exp)) = sci.split_once('e') else {
-        return sci;
-    };
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let mut digits: String = mant.chars().filter(char::is_ascii_digit).collect();
     if !sharp {
         while digits.len() > 1 && digits.ends_with('0') {
             digits.pop();
@@ -667,7 +736,6 @@ fn fmt_g(f: f64, precision: Option<usize>, sharp: bool) -> String {
     }
     let nd = i32::try_from(digits.len()).unwrap_or(i32::MAX);
     let eprec = match precision {
-        // Go decides on exponent form at 6 digits for the shortest form.
         None => 6,
         Some(p) => {
             let p = i32::try_from(p.max(1)).unwrap_or(i32::MAX);
@@ -680,9 +748,9 @@ fn fmt_g(f: f64, precision: Option<usize>, sharp: bool) -> String {
         } else {
             digits
         };
-        return go_exponent(&mant, &exp.to_string());
+        return (negative, go_exponent(&mant, &exp.to_string()));
     }
-    if exp < 0 {
+    let text = if exp < 0 {
         let zeros = usize::try_from(-exp - 1).unwrap_or(0);
         format!("0.{}{digits}", "0".repeat(zeros))
     } else if exp + 1 >= nd {
@@ -691,7 +759,8 @@ fn fmt_g(f: f64, precision: Option<usize>, sharp: bool) -> String {
     } else {
         let point = usize::try_from(exp + 1).unwrap_or(0);
         format!("{}.{}", &digits[..point], &digits[point..])
-    }
+    };
+    (negative, text)
 }
 
 #[cfg(test)]
@@ -701,6 +770,8 @@ mod tests {
     #[test]
     fn case_functions() {
         assert_eval(r#"upper("hello")"#, r#""HELLO""#);
+        assert_eval(r#"upper("straße")"#, r#""STRAßE""#);
+        assert_eval(r#"lower("İX")"#, r#""ix""#);
         assert_err("upper(1)", "string");
         assert_eval(r#"lower("HeLLo")"#, r#""hello""#);
         assert_err("lower([])", "string");
@@ -716,6 +787,8 @@ mod tests {
         assert_eval(r#"strrev("héllo")"#, r#""olléh""#);
         assert_err("strrev(true)", "string");
         assert_eval(r#"strlen("héllo")"#, "5");
+        assert_eval(r#"strlen("e\u0301")"#, "1");
+        assert_eval(r#"strrev("ae\u0301")"#, r#""e\u0301a""#);
         assert_err("strlen([1])", "string");
     }
 
@@ -809,6 +882,7 @@ mod tests {
         assert_eval(r#"substr("hello world", 1, 4)"#, r#""ello""#);
         assert_eval(r#"substr("🤔🤷", 0, 1)"#, r#""🤔""#);
         assert_eval(r#"substr("hello world", -5, -1)"#, r#""world""#);
+        assert_eval(r#"substr("hello", -10, 2)"#, r#""he""#);
         assert_eval(r#"substr("hello", 10, 2)"#, r#""""#);
         assert_eval(r#"substr("hello", 2, 100)"#, r#""llo""#);
         assert_err(r#"substr("hello", 1.5, 1)"#, "whole number");
@@ -854,6 +928,7 @@ mod tests {
         assert_err(r#"format("%z", 1)"#, "unsupported format verb");
         assert_err(r#"format("%", 1)"#, "unterminated");
         assert_err(r#"format("%s", [1])"#, "unsupported value for %s");
+        assert_err(r#"format("%d", null)"#, "null value cannot be formatted");
         assert_err(r#"format("%999999d", 1)"#, "too large");
     }
 
