@@ -83,10 +83,10 @@ fn nomad_inline_cases() {
         let mut errors = Vec::new();
         match (case["expect"].as_str(), &result) {
             (Some("error"), Err(e)) => {
-                if let Some(want) = case["error_contains"].as_str() {
-                    if !e.to_string().contains(want) {
-                        errors.push(format!("error does not mention {want:?}:\n{e}"));
-                    }
+                if let Some(want) = case["error_contains"].as_str()
+                    && !e.to_string().contains(want)
+                {
+                    errors.push(format!("error does not mention {want:?}:\n{e}"));
                 }
             }
             (Some("error"), Ok(_)) => errors.push("parsed, but an error was expected".into()),

@@ -38,7 +38,7 @@ pub fn run(args: &Fmt) -> anyhow::Result<()> {
             if args.check && out != src {
                 unformatted.push(f.clone());
             } else if !args.check {
-                print!("{out}");
+                super::print_out(&out)?;
             }
             continue;
         }
@@ -47,7 +47,7 @@ pub fn run(args: &Fmt) -> anyhow::Result<()> {
         }
         unformatted.push(f.clone());
         if args.list {
-            println!("{}", f.display());
+            super::println_out(&f.display().to_string())?;
         }
         if args.check {
             continue;
@@ -56,7 +56,7 @@ pub fn run(args: &Fmt) -> anyhow::Result<()> {
             std::fs::write(f, &out)
                 .map_err(|e| user(format!("error: cannot write {}: {e}", f.display())))?;
         } else {
-            print!("{out}");
+            super::print_out(&out)?;
         }
     }
     if !errors.is_empty() {

@@ -67,8 +67,13 @@ fn later(name: &str) -> anyhow::Result<()> {
 
 /// Writes a line to stdout; a closed pipe is not an error worth a trace.
 fn println_out(line: &str) -> anyhow::Result<()> {
+    print_out(&format!("{line}\n"))
+}
+
+/// Writes text to stdout as it is; a closed pipe is not an error worth a trace.
+fn print_out(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match writeln!(out, "{line}") {
+    match out.write_all(text.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }

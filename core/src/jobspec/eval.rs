@@ -123,9 +123,12 @@ impl Scope {
                         } else {
                             &self.locals
                         };
-                        if let Some(first) = t.operators.first() {
-                            if let TraversalOperator::GetAttr(attr) = first.value() {
-                                if !declared.contains(attr.as_str()) {
+                        if let Some(first) = t.operators.first()
+                            && let TraversalOperator::GetAttr(attr) = first.value()
+                            && !declared.contains(attr.as_str())
+                        {
+                            {
+                                {
                                     let what = if name == "var" { "variable" } else { "local" };
                                     let hint = did_you_mean(
                                         attr.as_str(),
@@ -216,6 +219,26 @@ impl Scope {
                 if name == "try" || name == "can" {
                     let value = self.lazy_call(&name, call.args.iter(), bound, span.clone())?;
                     *e = EExpr::from(hcl::Expression::from(value));
+                } else if name == "convert" {
+                    // The second argument is a type, which is read, not evaluated.
+                    let args: Vec<&EExpr> = call.args.iter().collect();
+                    let [value, ty] = args.as_slice() else {
+                        return Err(EvalError::new("convert() takes a value and a type", span));
+                    };
+                    if !bound.is_empty() {
+                        return Err(EvalError::new(
+                            "convert() cannot be used inside a for expression",
+                            span,
+                        ));
+                    }
+                    let value: hcl::Expression = (*value).clone().into();
+                    let value = value
+                        .evaluate(&self.ctx)
+                        .map_err(|e| EvalError::new(clean_message(&e.to_string()), span.clone()))?;
+                    let ty: hcl::Expression = (*ty).clone().into();
+                    let converted = functions::convert(&value, &ty)
+                        .map_err(|m| EvalError::new(format!("convert: {m}"), span.clone()))?;
+                    *e = EExpr::from(hcl::Expression::from(converted));
                 } else if !functions::NAMES.contains(&name.as_str()) {
                     let hint = did_you_mean(&name, functions::NAMES.iter().copied())
                         .map(|s| format!("; did you mean \"{s}\"?"))

@@ -100,14 +100,14 @@ pub(crate) fn group(m: &mut Obj, _: &mut Vec<String>) -> Result<(), String> {
 
 /// A task: the unnamed identity is the default one; scaling blocks are unique.
 pub(crate) fn task(m: &mut Obj, _: &mut Vec<String>) -> Result<(), String> {
-    if let Some(Value::Array(ids)) = m.get_mut("Identities") {
-        if let Some(i) = ids.iter().position(|i| i.get("Name").is_none()) {
-            let default = ids.remove(i);
-            if ids.is_empty() {
-                m.remove("Identities");
-            }
-            m.insert("Identity".into(), default);
+    if let Some(Value::Array(ids)) = m.get_mut("Identities")
+        && let Some(i) = ids.iter().position(|i| i.get("Name").is_none())
+    {
+        let default = ids.remove(i);
+        if ids.is_empty() {
+            m.remove("Identities");
         }
+        m.insert("Identity".into(), default);
     }
     if let Some(Value::Array(policies)) = m.get("ScalingPolicies") {
         let mut seen = Vec::new();
@@ -199,10 +199,8 @@ pub(crate) fn constraint(m: &mut Obj, w: &mut Vec<String>) -> Result<(), String>
         m.insert("LTarget".into(), v);
     }
     for op in ["is_set", "is_not_set"] {
-        if let Some(Value::Bool(on)) = m.remove(&format!("__{op}")) {
-            if on {
-                m.insert("Operand".into(), op.into());
-            }
+        if let Some(Value::Bool(true)) = m.remove(&format!("__{op}")) {
+            m.insert("Operand".into(), op.into());
         }
     }
     set_default(m, "Operand", "=".into());
