@@ -188,7 +188,11 @@ fn bad_variables() {
         &opts,
     )
     .expect_err("bad number");
-    assert!(e.to_string().contains("a number is required"), "{e}");
+    assert!(
+        e.to_string().contains("cannot convert \"abc\" to number"),
+        "{e}"
+    );
+    assert_eq!(e.errors().count(), 1, "reported once: {e}");
     let opts = ParseOptions {
         arg_vars: vec!["novalue".into()],
         ..Default::default()

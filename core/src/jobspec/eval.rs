@@ -213,7 +213,9 @@ impl Scope {
             EExpr::FuncCall(call) => {
                 let name = call.name.name.as_str().to_string();
                 let span = call.span();
-                for arg in call.args.iter_mut() {
+                // convert()'s second argument is a type, read as written.
+                let value_args = if name == "convert" { 1 } else { usize::MAX };
+                for arg in call.args.iter_mut().take(value_args) {
                     self.prepare(arg, src, bound, unknown)?;
                 }
                 if name == "try" || name == "can" {
@@ -412,5 +414,83 @@ pub(crate) fn type_name(v: &hcl::Value) -> &'static str {
         hcl::Value::String(_) => "string",
         hcl::Value::Array(_) => "list",
         hcl::Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::jobspec::{ParseOptions, parse_value};
+
+    fn region(body: &str) -> Result<serde_json::Value, String> {
+        let src =
+            format!("locals {{\n  m = {{ a = 1 }}\n}}\njob \"x\" {{\n  region = {body}\n}}\n");
+        parse_value("t.hcl", &src, &ParseOptions::default())
+            .map(|p| p.job["Region"].clone())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn runtime_references_are_kept_verbatim() {
+        assert_eq!(
+            region("\"${attr.kernel.name}-${local.m.a}\"").unwrap(),
+            "${attr.kernel.name}-1"
+        );
+        assert_eq!(
+            region("\"${ upper(node.unique.name) }\"").unwrap(),
+            "${ upper(node.unique.name) }"
+        );
+        assert_eq!(region("meta.rack").unwrap(), "${meta.rack}");
+        assert_eq!(region("\"$${escaped}\"").unwrap(), "${escaped}");
+        let heredoc = region("<<EOT\nport=${NOMAD_PORT_http} n=${local.m.a}\nEOT").unwrap();
+        assert_eq!(heredoc, "port=${NOMAD_PORT_http} n=1\n");
+    }
+
+    #[test]
+    fn try_can_and_convert() {
+        assert_eq!(
+            region("try(local.m.missing, \"fallback\")").unwrap(),
+            "fallback"
+        );
+        assert_eq!(region("try(local.m.a, \"fallback\")").unwrap(), "1");
+        assert_eq!(
+            region("can(local.m.missing) ? \"yes\" : \"no\"").unwrap(),
+            "no"
+        );
+        assert_eq!(region("convert(5, string)").unwrap(), "5");
+        assert!(
+            region("try(local.m.missing)")
+                .unwrap_err()
+                .contains("no argument of try()")
+        );
+        assert!(
+            region("convert(\"x\", number)")
+                .unwrap_err()
+                .contains("convert")
+        );
+    }
+
+    #[test]
+    fn for_expressions_and_templates() {
+        assert_eq!(
+            region("join(\",\", [for k, v in local.m : \"${k}=${v}\"])").unwrap(),
+            "a=1"
+        );
+        assert_eq!(
+            region("\"%{ if local.m.a == 1 }one%{ else }other%{ endif }\"").unwrap(),
+            "one"
+        );
+        assert!(
+            region("\"%{ if attr.x }y%{ endif }\"")
+                .unwrap_err()
+                .contains("runtime value")
+        );
+    }
+
+    #[test]
+    fn typos_in_var_and_local_are_errors() {
+        let e = region("local.n").unwrap_err();
+        assert!(e.contains("does not have an attribute named \"n\""), "{e}");
+        let e = region("var.nope").unwrap_err();
+        assert!(e.contains("no variable of that name"), "{e}");
     }
 }

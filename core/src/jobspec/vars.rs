@@ -16,187 +16,43 @@ use hcl_edit::structure::{Block, Body};
 
 use super::diag::{Diagnostic, SourceMap};
 use super::eval::{Scope, type_name};
+use super::functions;
 
-/// A variable's type constraint, as written in its `type` attribute.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum TypeC {
-    Any,
-    String,
-    Number,
-    Bool,
-    List(Box<TypeC>),
-    Set(Box<TypeC>),
-    Map(Box<TypeC>),
-    Object(Vec<(String, TypeC, bool)>),
-    Tuple(Vec<TypeC>),
-}
+/// A variable's declared type: the type expression `convert()` reads.
+#[derive(Debug, Clone)]
+pub(crate) struct VarType(hcl::Expression);
 
-impl TypeC {
-    /// Reads a type expression: `string`, `list(string)`, `object({a = number})`.
-    pub(crate) fn parse(e: &EExpr) -> Result<TypeC, String> {
-        match e {
-            EExpr::Variable(v) => match v.as_str() {
-                "any" => Ok(TypeC::Any),
-                "string" => Ok(TypeC::String),
-                "number" => Ok(TypeC::Number),
-                "bool" => Ok(TypeC::Bool),
-                other => Err(format!(
-                    "unknown type \"{other}\"; expected string, number, bool, any, list(...), set(...), map(...), object({{...}}) or tuple([...])"
-                )),
-            },
-            EExpr::FuncCall(f) => {
-                let name = f.name.name.as_str();
-                let args: Vec<&EExpr> = f.args.iter().collect();
-                let one = || -> Result<Box<TypeC>, String> {
-                    match args.as_slice() {
-                        [a] => Ok(Box::new(TypeC::parse(a)?)),
-                        _ => Err(format!("{name}(...) takes one element type")),
-                    }
-                };
-                match name {
-                    "list" => Ok(TypeC::List(one()?)),
-                    "set" => Ok(TypeC::Set(one()?)),
-                    "map" => Ok(TypeC::Map(one()?)),
-                    "object" => match args.as_slice() {
-                        [EExpr::Object(o)] => {
-                            let mut fields = Vec::new();
-                            for (k, v) in o.iter() {
-                                let key = match k {
-                                    hcl_edit::expr::ObjectKey::Ident(i) => i.as_str().to_string(),
-                                    hcl_edit::expr::ObjectKey::Expression(EExpr::String(s)) => {
-                                        s.as_str().to_string()
-                                    }
-                                    _ => return Err("object type keys must be names".into()),
-                                };
-                                let (ty, optional) = match v.expr() {
-                                    EExpr::FuncCall(f) if f.name.name.as_str() == "optional" => {
-                                        match f.args.iter().next() {
-                                            Some(a) => (TypeC::parse(a)?, true),
-                                            None => return Err("optional(...) takes a type".into()),
-                                        }
-                                    }
-                                    other => (TypeC::parse(other)?, false),
-                                };
-                                fields.push((key, ty, optional));
-                            }
-                            Ok(TypeC::Object(fields))
-                        }
-                        _ => Err("object(...) takes an object of attribute types".into()),
-                    },
-                    "tuple" => match args.as_slice() {
-                        [EExpr::Array(a)] => Ok(TypeC::Tuple(
-                            a.iter().map(TypeC::parse).collect::<Result<_, _>>()?,
-                        )),
-                        _ => Err("tuple(...) takes a list of element types".into()),
-                    },
-                    other => Err(format!("unknown type constructor \"{other}\"")),
-                }
-            }
-            _ => Err("a type is required here, such as string or list(string)".into()),
-        }
+impl VarType {
+    /// `any`: what a variable without a `type` accepts.
+    fn any() -> Self {
+        VarType(hcl::Expression::Variable(
+            hcl::Identifier::unchecked("any").into(),
+        ))
     }
 
-    /// Whether a raw command-line or environment string is taken literally.
+    /// Reads and checks a type expression.
+    fn parse(e: &EExpr) -> Result<Self, String> {
+        let expr: hcl::Expression = e.clone().into();
+        functions::check_type(&expr)?;
+        Ok(VarType(expr))
+    }
+
+    /// Whether a raw `-var` or environment string is taken as the value
+    /// itself (rather than parsed as an HCL expression).
     fn is_primitive(&self) -> bool {
-        matches!(
-            self,
-            TypeC::String | TypeC::Number | TypeC::Bool | TypeC::Any
-        )
+        matches!(&self.0, hcl::Expression::Variable(_))
     }
 
-    /// Converts `v` to this type, as HCL's type conversion does.
-    pub(crate) fn convert(&self, v: hcl::Value) -> Result<hcl::Value, String> {
-        use hcl::Value as V;
-        match (self, v) {
-            (TypeC::Any, v) => Ok(v),
-            (_, V::Null) => Ok(V::Null),
-            (TypeC::String, V::String(s)) => Ok(V::String(s)),
-            (TypeC::String, V::Number(n)) => Ok(V::String(n.to_string())),
-            (TypeC::String, V::Bool(b)) => Ok(V::String(b.to_string())),
-            (TypeC::Number, V::Number(n)) => Ok(V::Number(n)),
-            (TypeC::Number, V::String(s)) => parse_number(&s)
-                .map(V::Number)
-                .ok_or_else(|| format!("a number is required, got the string \"{s}\"")),
-            (TypeC::Bool, V::Bool(b)) => Ok(V::Bool(b)),
-            (TypeC::Bool, V::String(s)) if s == "true" || s == "false" => Ok(V::Bool(s == "true")),
-            (TypeC::List(t) | TypeC::Set(t), V::Array(items)) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.into_iter().enumerate() {
-                    let c = t.convert(item).map_err(|e| format!("element {i}: {e}"))?;
-                    if !(matches!(self, TypeC::Set(_)) && out.contains(&c)) {
-                        out.push(c);
-                    }
-                }
-                Ok(V::Array(out))
-            }
-            (TypeC::Map(t), V::Object(o)) => {
-                let mut out = hcl::Map::new();
-                for (k, item) in o {
-                    let c = t.convert(item).map_err(|e| format!("key \"{k}\": {e}"))?;
-                    out.insert(k, c);
-                }
-                Ok(V::Object(out))
-            }
-            (TypeC::Object(fields), V::Object(mut o)) => {
-                let mut out = hcl::Map::new();
-                for (name, t, optional) in fields {
-                    match o.shift_remove(name) {
-                        Some(item) => {
-                            let c = t
-                                .convert(item)
-                                .map_err(|e| format!("attribute \"{name}\": {e}"))?;
-                            out.insert(name.clone(), c);
-                        }
-                        None if *optional => {
-                            out.insert(name.clone(), V::Null);
-                        }
-                        None => return Err(format!("attribute \"{name}\" is required")),
-                    }
-                }
-                if let Some((extra, _)) = o.into_iter().next() {
-                    return Err(format!("unexpected attribute \"{extra}\""));
-                }
-                Ok(V::Object(out))
-            }
-            (TypeC::Tuple(ts), V::Array(items)) if ts.len() == items.len() => ts
-                .iter()
-                .zip(items)
-                .enumerate()
-                .map(|(i, (t, item))| t.convert(item).map_err(|e| format!("element {i}: {e}")))
-                .collect::<Result<Vec<_>, _>>()
-                .map(V::Array),
-            (t, v) => Err(format!("{} required, got {}", t.describe(), type_name(&v))),
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            TypeC::Any => "any value".into(),
-            TypeC::String => "a string".into(),
-            TypeC::Number => "a number".into(),
-            TypeC::Bool => "a bool".into(),
-            TypeC::List(t) => format!("a list of {}", t.plural()),
-            TypeC::Set(t) => format!("a set of {}", t.plural()),
-            TypeC::Map(t) => format!("a map of {}", t.plural()),
-            TypeC::Object(_) => "an object".into(),
-            TypeC::Tuple(ts) => format!("a tuple of {} elements", ts.len()),
-        }
-    }
-
-    fn plural(&self) -> String {
-        match self {
-            TypeC::String => "strings".into(),
-            TypeC::Number => "numbers".into(),
-            TypeC::Bool => "bools".into(),
-            other => format!("values of type {}", other.describe()),
-        }
+    /// Converts `v` to this type.
+    fn convert(&self, v: hcl::Value) -> Result<hcl::Value, String> {
+        functions::convert(&v, &self.0).map_err(|e| e.trim_start_matches("convert: ").to_string())
     }
 }
 
 /// One declared variable.
 #[derive(Debug)]
 struct Declared<'b> {
-    ty: TypeC,
+    ty: VarType,
     default: Option<hcl::Value>,
     block: Option<&'b Block>,
     span: Option<std::ops::Range<usize>>,
@@ -253,7 +109,7 @@ pub(crate) fn resolve(
                     declared.insert(
                         name,
                         Declared {
-                            ty: TypeC::Any,
+                            ty: VarType::any(),
                             default: Some(v),
                             block: None,
                             span: attr.key.span(),
@@ -309,11 +165,11 @@ pub(crate) fn resolve(
             );
             continue;
         }
-        let mut ty = TypeC::Any;
+        let mut ty = VarType::any();
         let mut default = None;
         for attr in block.body.attributes() {
             match attr.key.as_str() {
-                "type" => match TypeC::parse(&attr.value) {
+                "type" => match VarType::parse(&attr.value) {
                     Ok(t) => ty = t,
                     Err(e) => err(diags, format!("Invalid type: {e}"), attr.value.span()),
                 },
@@ -369,6 +225,8 @@ pub(crate) fn resolve(
             values.insert(name.clone(), v.clone());
         }
     }
+    // Variables given a value that does not convert: reported once, not again as unset.
+    let mut invalid = BTreeSet::new();
     for (name, given, source) in &inputs.values {
         let Some(decl) = declared.get(name) else {
             if inputs.strict.contains(name) || !source.starts_with("environment") {
@@ -410,13 +268,16 @@ pub(crate) fn resolve(
             Ok(v) => {
                 values.insert(name.clone(), v);
             }
-            Err(e) => diags.push(Diagnostic::error(format!(
-                "Invalid value for variable \"{name}\" from {source}: {e}"
-            ))),
+            Err(e) => {
+                invalid.insert(name.clone());
+                diags.push(Diagnostic::error(format!(
+                    "Invalid value for variable \"{name}\" from {source}: {e}"
+                )));
+            }
         }
     }
     for (name, d) in &declared {
-        if !values.contains_key(name) {
+        if !values.contains_key(name) && !invalid.contains(name) {
             err(
                 diags,
                 format!(
@@ -587,13 +448,4 @@ pub(crate) fn parse_var_file(
         }
     }
     out
-}
-
-/// A number written as a string ("42", "1.5").
-fn parse_number(s: &str) -> Option<hcl::Number> {
-    let s = s.trim();
-    s.parse::<i64>()
-        .ok()
-        .map(hcl::Number::from)
-        .or_else(|| s.parse::<f64>().ok().and_then(hcl::Number::from_f64))
 }

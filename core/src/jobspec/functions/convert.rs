@@ -138,6 +138,47 @@ pub fn convert(value: &Value, ty: &Expression) -> Result<Value, String> {
     convert_at(value, ty, 0)
 }
 
+/// Checks that `ty` is a type expression `convert` understands, so a bad
+/// `type = ...` in a variable is reported where it is written, not when a
+/// value first arrives.
+pub fn check_type(ty: &Expression) -> Result<(), String> {
+    check_type_at(ty, 0)
+}
+
+fn check_type_at(ty: &Expression, depth: usize) -> Result<(), String> {
+    if depth > MAX_TYPE_DEPTH {
+        return Err("type expression nested too deeply".into());
+    }
+    match ty {
+        Expression::Parenthesis(inner) => check_type_at(inner, depth + 1),
+        Expression::Variable(v) => match v.as_str() {
+            "string" | "number" | "bool" | "any" => Ok(()),
+            other => Err(format!(
+                "unknown type {other:?}; expected string, number, bool, any, list(...), set(...), map(...), object({{...}}) or tuple([...])"
+            )),
+        },
+        Expression::FuncCall(call) => {
+            let name = call.name.name.as_str();
+            let [arg] = call.args.as_slice() else {
+                return Err(format!("type {name}(...) takes exactly one argument"));
+            };
+            match (name, arg) {
+                ("list" | "set" | "map" | "optional", t) => check_type_at(t, depth + 1),
+                ("tuple", Expression::Array(ts)) => {
+                    ts.iter().try_for_each(|t| check_type_at(t, depth + 1))
+                }
+                ("object", Expression::Object(attrs)) => {
+                    attrs.values().try_for_each(|t| check_type_at(t, depth + 1))
+                }
+                ("tuple", _) => Err("tuple(...) takes a list of types".into()),
+                ("object", _) => Err("object(...) takes an object of attribute types".into()),
+                (other, _) => Err(format!("unknown type constructor {other:?}")),
+            }
+        }
+        _ => Err("a type is required here, such as string or list(string)".into()),
+    }
+}
+
 /// Type expressions nest at most this deep.
 const MAX_TYPE_DEPTH: usize = 64;
 
@@ -229,10 +270,25 @@ fn convert_at(value: &Value, ty: &Expression, depth: usize) -> Result<Value, Str
                                 return Err(format!("{F}: object attribute names must be names"));
                             }
                         };
-                        let v = obj
-                            .get(&key)
-                            .ok_or_else(|| format!("{F}: attribute {key:?} is required"))?;
-                        out.insert(key, convert_at(v, t, depth + 1)?);
+                        // optional(T): a missing attribute is null.
+                        let (t, optional) = match t {
+                            Expression::FuncCall(c) if c.name.name.as_str() == "optional" => {
+                                match c.args.as_slice() {
+                                    [inner] => (inner, true),
+                                    _ => return Err(format!("{F}: optional(...) takes one type")),
+                                }
+                            }
+                            t => (t, false),
+                        };
+                        match obj.get(&key) {
+                            Some(v) => {
+                                out.insert(key, convert_at(v, t, depth + 1)?);
+                            }
+                            None if optional => {
+                                out.insert(key, Value::Null);
+                            }
+                            None => return Err(format!("{F}: attribute {key:?} is required")),
+                        }
                     }
                     Ok(Value::Object(out))
                 }

@@ -43,7 +43,7 @@ mod string;
 mod yaml_decode;
 mod yaml_emit;
 
-pub use convert::convert;
+pub use convert::{check_type, convert};
 pub use fs::{FileSource, StdFileSource};
 
 /// The largest number of elements a function may build into one list or object.
