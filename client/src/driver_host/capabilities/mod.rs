@@ -1,0 +1,1 @@
+//! The capabilities the host grants drivers (placeholder until they land).
