@@ -27,7 +27,7 @@
 use hcl_edit::parser::parse_body;
 
 /// The deepest nesting of brackets, braces, parentheses, strings and template
-/// sequences accepted by [`format`].
+/// sequences accepted by [`format()`].
 pub const MAX_NESTING_DEPTH: usize = 256;
 
 /// Spaces per indentation level.

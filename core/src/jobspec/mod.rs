@@ -1,7 +1,7 @@
 //! Job specifications: Nomad-format HCL2 (and Nomad JSON) into the job model.
 //!
 //! The pipeline for an HCL file, each stage in its own module:
-//! 1. [`parse_body`]: size and nesting guards, then hcl-edit's parser, which
+//! 1. `parse_body`: size and nesting guards, then hcl-edit's parser, which
 //!    keeps byte spans so every later error can name file, line and column.
 //! 2. `vars`: `variable`/`variables` and `locals` blocks; values from var
 //!    files, the API's variables text, `NOMAD_VAR_*`/`SCHED_VAR_*` entries of
