@@ -1,0 +1,29 @@
+//! sched's benchmarks as a library: each benchmark is a module with a `run`
+//! that prints its figures, shared by the `sched-bench` binary and the
+//! criterion benchmarks in `benches/`. Figures are measured, never asserted
+//! (that is what tests are for).
+
+#![deny(missing_docs)]
+
+pub mod parse;
+
+/// A benchmark: its name and the function that runs it and prints its figures.
+pub type Bench = (&'static str, fn() -> anyhow::Result<()>);
+
+/// Every benchmark, in the order `all` runs them.
+pub const BENCHES: &[Bench] = &[("parse", parse::run)];
+
+/// Prints one figure in the `NAME.metric value unit` form.
+pub fn figure(bench: &str, metric: &str, value: f64, unit: &str) {
+    let shown = if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 1.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.4}")
+    };
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{bench}.{metric} {shown} {unit}");
+    }
+}
