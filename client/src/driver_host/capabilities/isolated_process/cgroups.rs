@@ -9,9 +9,9 @@
 //! | | v1 | v2 |
 //! |---|---|---|
 //! | hierarchies | cpu, cpuacct, memory, pids (each mount once) | the unified tree, with `+cpu +memory +pids` enabled down to `sched/` |
-//! | cpu | `cpu.shares` = cpu MHz (at least 2) | `cpu.weight` = the same shares converted as runc does |
+//! | cpu (when cpu MHz > 0) | `cpu.shares` = cpu MHz (at least 2) | `cpu.weight` = the same shares converted as runc does |
 //! | memory | `memory.limit_in_bytes` (and `memory.memsw.limit_in_bytes`, so no swap) = max(memory, memory max); `memory.soft_limit_in_bytes` = memory when max is higher | `memory.max` = the same, `memory.swap.max` = 0, `memory.low` = memory when max is higher |
-//! | OOM | `oom_kill` in `memory.oom_control` | `oom_kill` in `memory.events` |
+//! | OOM | `oom_kill` in `memory.oom_control` (`failcnt` on kernels without it) | `oom_kill` in `memory.events` |
 //! | usage | `cpuacct.usage`, `memory.usage_in_bytes`, `total_rss` of `memory.stat` | `usage_usec` of `cpu.stat`, `memory.current`, `anon` of `memory.stat` |
 //!
 //! Not handled here: reserved cores (`cores`; the client's cpuset manager
@@ -333,7 +333,7 @@ impl TaskCgroup {
             Cgroups::V1 {
                 cpu, memory: mem, ..
             } => {
-                if let Some(dir) = self.dir_of(Some(cpu)) {
+                if let (Some(dir), true) = (self.dir_of(Some(cpu)), r.cpu_mhz > 0) {
                     write(&dir.join("cpu.shares"), &shares.to_string())?;
                 }
                 if let (Some(dir), true) = (self.dir_of(Some(mem)), max > 0) {
@@ -351,10 +351,12 @@ impl TaskCgroup {
                 let Some(dir) = self.dirs.first() else {
                     return Ok(());
                 };
-                write(
-                    &dir.join("cpu.weight"),
-                    &shares_to_weight(shares).to_string(),
-                )?;
+                if r.cpu_mhz > 0 {
+                    write(
+                        &dir.join("cpu.weight"),
+                        &shares_to_weight(shares).to_string(),
+                    )?;
+                }
                 if max > 0 {
                     write(&dir.join("memory.max"), &max.to_string())?;
                     let swap = dir.join("memory.swap.max");
@@ -399,10 +401,18 @@ impl TaskCgroup {
             Cgroups::V1 { .. } => "memory.oom_control",
             Cgroups::V2 { .. } => "memory.events",
         };
-        fs::read_to_string(dir.join(file))
-            .ok()
-            .and_then(|t| keyed(&t, "oom_kill"))
-            .is_some_and(|n| n > 0)
+        let text = fs::read_to_string(dir.join(file)).unwrap_or_default();
+        match keyed(&text, "oom_kill") {
+            Some(kills) => kills > 0,
+            // v1 before Linux 4.13 has no oom_kill counter: the limit having
+            // been hit is the closest sign (it also counts reclaims that
+            // succeeded, so it can say yes for a task that was not killed).
+            None if matches!(self.version, Cgroups::V1 { .. }) => {
+                number(&dir.join("memory.memsw.failcnt")) > 0
+                    || number(&dir.join("memory.failcnt")) > 0
+            }
+            None => false,
+        }
     }
 
     /// The cgroup's counters.

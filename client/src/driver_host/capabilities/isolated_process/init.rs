@@ -407,9 +407,6 @@ impl TaskSteps {
     fn prepare(&self) -> Result<(), Failure> {
         reset_signal_handlers();
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).at(self.setsid_step)?;
-        if self.die_with_parent {
-            die_with_parent().at(self.setsid_step)?;
-        }
         if let Some(adj) = &self.oom_score_adj {
             // Raising it back is always allowed.
             let fd = open(
@@ -441,6 +438,10 @@ impl TaskSteps {
         }
         let ambient = self.creds.as_ref().is_some_and(|c| c.uid != 0);
         self.caps.apply(ambient).at(self.caps_step)?;
+        // After the identity change, which clears the parent-death signal.
+        if self.die_with_parent {
+            die_with_parent().at(self.setsid_step)?;
+        }
         chdir(self.cwd.as_c_str()).at(self.cwd_step)?;
         Ok(())
     }

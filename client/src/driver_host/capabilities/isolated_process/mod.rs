@@ -18,9 +18,12 @@
 //! directories are bound (the driver decides; the client lays out the
 //! directories), the network inside an isolated network namespace, log
 //! rotation of the stdout/stderr files, and persistence across client
-//! restarts (the driver keeps the pid in its handle; after a restart only
-//! [`IsolatedProcesses::is_alive`] and [`IsolatedProcesses::kill_tree`] know
-//! a sandbox this instance did not start, through /proc).
+//! restarts: the driver keeps the pid in its handle. A sandbox an earlier
+//! client instance started is found again through `/proc/<pid>/cgroup`
+//! (its `sched/<name>` cgroup): `wait` (without the exit status, which only
+//! the parent could read), `signal`, `usage`, `is_alive` and `kill_tree`
+//! work on it; `exec` does not (the task's user and capabilities are not
+//! known).
 //!
 //! Everything needs root (`CAP_SYS_ADMIN` and friends): on a non-root
 //! client `spawn` fails with the first step the kernel refused.
@@ -465,16 +468,27 @@ impl IsolatedProcesses {
     }
 
     /// Waits up to `timeout_ms` (at most [`MAX_WAIT_MS`]) for the sandbox
-    /// `pid` to end; `None` if it still runs.
+    /// `pid` to end; `None` if it still runs. For a sandbox an earlier
+    /// client instance started (not a child of this process, so its exit
+    /// status is out of reach) it answers `None` while it runs and
+    /// [`IsolationError::NotFound`] once it is gone.
     pub fn wait(&self, pid: u32, timeout_ms: u32) -> Result<Option<ExitResult>, IsolationError> {
         let deadline =
             Instant::now() + Duration::from_millis(u64::from(timeout_ms.min(MAX_WAIT_MS)));
         loop {
             {
                 let mut map = self.lock();
-                let sandbox = map.get_mut(&pid).ok_or(IsolationError::NotFound(pid))?;
-                if let Some(exit) = sandbox.reap(pid, false) {
-                    return Ok(Some(exit));
+                match map.get_mut(&pid) {
+                    Some(sandbox) => {
+                        if let Some(exit) = sandbox.reap(pid, false) {
+                            return Ok(Some(exit));
+                        }
+                    }
+                    // Started by an earlier client instance: not our child,
+                    // so its status cannot be had; NotFound once it is gone.
+                    None => {
+                        self.cgroup_of(pid)?;
+                    }
                 }
             }
             let now = Instant::now();
@@ -485,17 +499,31 @@ impl IsolatedProcesses {
         }
     }
 
-    /// Sends `signal` (a name like "SIGTERM") to the task; the init
-    /// forwards it (SIGKILL and SIGSTOP cannot be forwarded and hit the
-    /// init itself: SIGKILL ends the whole sandbox).
+    /// Sends `signal` (a name like "SIGTERM") to the task: the init
+    /// forwards it. SIGKILL hits the init itself, which ends the whole
+    /// sandbox; SIGSTOP, which cannot be forwarded, goes to every process
+    /// of the sandbox but the init.
     pub fn signal(&self, pid: u32, signal: &str) -> Result<(), IsolationError> {
         let sig = parse_signal(signal)?;
-        let mut map = self.lock();
-        let sandbox = map.get_mut(&pid).ok_or(IsolationError::NotFound(pid))?;
-        if sandbox.reap(pid, false).is_some() {
+        let cgroup = {
+            let mut map = self.lock();
+            match map.get_mut(&pid) {
+                Some(sandbox) => {
+                    if sandbox.reap(pid, false).is_some() {
+                        return Ok(());
+                    }
+                    sandbox.cgroup.clone()
+                }
+                None => self.cgroup_of(pid)?,
+            }
+        };
+        tracing::debug!(pid, signal = %sig, "signalling sandbox");
+        if sig == Signal::SIGSTOP {
+            for p in cgroup.pids().into_iter().filter(|p| *p != pid) {
+                let _ = kill(Pid::from_raw(p as i32), sig);
+            }
             return Ok(());
         }
-        tracing::debug!(pid, signal = %sig, "signalling sandbox");
         kill(Pid::from_raw(pid as i32), sig)
             .map_err(|e| IsolationError::sys(format!("send {sig} to {pid}"), e))
     }
@@ -563,12 +591,10 @@ impl IsolatedProcesses {
 
     /// The sandbox's resource usage, from its cgroup.
     pub fn usage(&self, pid: u32) -> Result<Usage, IsolationError> {
-        let cgroup = {
-            let map = self.lock();
-            map.get(&pid)
-                .ok_or(IsolationError::NotFound(pid))?
-                .cgroup
-                .clone()
+        let known = self.lock().get(&pid).map(|s| s.cgroup.clone());
+        let cgroup = match known {
+            Some(cgroup) => cgroup,
+            None => self.cgroup_of(pid)?,
         };
         let u = cgroup.usage();
         Ok(Usage {

@@ -502,3 +502,53 @@ fn bad_input_is_refused_clearly_and_leaves_nothing_behind() {
     ));
     assert!(!svc.is_alive(4_000_000, 0));
 }
+
+#[test]
+fn the_init_reaps_orphans() {
+    if !root_or_skip("the_init_reaps_orphans") {
+        return;
+    }
+    let f = Fixture::new();
+    let svc = IsolatedProcesses::new();
+    // Each subshell exits at once; its `true` is re-parented to the init,
+    // which must reap it or it stays a zombie.
+    let script = "for i in 1 2 3 4 5; do (true &); done; sleep 0.5; cat /proc/[0-9]*/stat | cut -d' ' -f3 | sort | uniq -c";
+    let pid = svc.spawn(&f.shell(script), &f.sandbox("reaper")).unwrap();
+    let exit = wait_exit(&svc, pid, Duration::from_secs(20));
+    let out = f.output();
+    assert_eq!(exit, ExitResult::default(), "{out}");
+    assert!(!out.contains(" Z"), "zombies left: {out}");
+    svc.kill_tree(pid).unwrap();
+}
+
+#[test]
+fn the_service_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<IsolatedProcesses>();
+}
+
+#[test]
+fn a_sandbox_from_an_earlier_instance_is_found_through_proc() {
+    if !root_or_skip("a_sandbox_from_an_earlier_instance_is_found_through_proc") {
+        return;
+    }
+    let f = Fixture::new();
+    let first = IsolatedProcesses::new();
+    let started = now_ns();
+    let pid = first
+        .spawn(&f.shell("sleep 1000"), &f.sandbox("restart"))
+        .unwrap();
+    // A new instance, as after a client restart.
+    let second = IsolatedProcesses::new();
+    assert!(second.is_alive(pid, started));
+    assert_eq!(second.wait(pid, 20).unwrap(), None);
+    assert!(second.usage(pid).unwrap().pids >= 2);
+    second.signal(pid, "SIGCONT").unwrap();
+    second.kill_tree(pid).unwrap();
+    assert!(f.cgroup(&second).dirs().iter().all(|d| !d.exists()));
+    assert_eq!(first.wait(pid, 1000).unwrap().map(|e| e.signal), Some(9));
+    assert!(matches!(
+        second.wait(pid, 0),
+        Err(IsolationError::NotFound(_))
+    ));
+}
