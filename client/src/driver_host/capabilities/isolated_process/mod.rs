@@ -400,6 +400,9 @@ impl IsolatedProcesses {
         }
         let (mut report_r, report_w) = pipe()?;
         let (status_r, status_w) = pipe()?;
+        // Read once the init is reaped; it writes before it exits, so there
+        // is nothing to wait for (and no reason to ever block).
+        set_nonblocking(&status_r)?;
         let oom_score_adj = std::fs::read_to_string("/proc/self/oom_score_adj")
             .ok()
             .and_then(|s| CString::new(s.trim()).ok())
@@ -456,13 +459,17 @@ impl IsolatedProcesses {
         };
         drop(report_w);
         drop(status_w);
-        let failure = read_report(&mut report_r)
-            .map_err(|e| IsolationError::io("read the sandbox's setup report", e))?;
-        if let Some(failure) = failure {
-            // The init exits right after reporting (or after its task did).
+        let report = read_report(&mut report_r);
+        if !matches!(report, Ok(None)) {
+            // A failed init exits right after reporting (or after its task
+            // did); SIGKILL also ends a namespace whose report was garbled.
             let _ = kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
-            return Err(steps.error(failure));
+        }
+        match report {
+            Ok(None) => {}
+            Ok(Some(failure)) => return Err(steps.error(failure)),
+            Err(e) => return Err(IsolationError::io("read the sandbox's setup report", e)),
         }
         Ok((pid.as_raw() as u32, status_r))
     }
@@ -660,6 +667,9 @@ impl IsolatedProcesses {
         let (status_r, status_w) = pipe()?;
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
+        for file in [&out_r, &err_r, &status_r] {
+            set_nonblocking(file)?;
+        }
         let slash = c_string("path", "/")?;
         let fork_step = steps.add("start the command in the sandbox's pid namespace");
         let task = TaskSteps {
@@ -699,29 +709,28 @@ impl IsolatedProcesses {
             Some(pid) => pid,
         };
         drop((report_w, status_w, out_w, err_w));
-        let failure = read_report(&mut report_r)
-            .map_err(|e| IsolationError::io("read the exec's setup report", e))?;
-        if let Some(failure) = failure {
+        let report = read_report(&mut report_r);
+        if !matches!(report, Ok(None)) {
             let _ = kill(helper, Signal::SIGKILL);
             let _ = waitpid(helper, None);
-            return Err(steps.error(failure));
+        }
+        match report {
+            Ok(None) => {}
+            Ok(Some(failure)) => return Err(steps.error(failure)),
+            Err(e) => return Err(IsolationError::io("read the exec's setup report", e)),
         }
         let timeout = Duration::from_millis(u64::from(timeout_ms.min(MAX_EXEC_MS)));
-        let (stdout, stderr, finished) = read_bounded(out_r, err_r, Instant::now() + timeout);
-        if !finished {
+        let (stdout, stderr, ended) = collect(out_r, err_r, status_r, Instant::now() + timeout);
+        let Some(ended) = ended else {
             let _ = kill(helper, Signal::SIGKILL);
             let _ = waitpid(helper, None);
             return Err(IsolationError::Timeout {
                 argv0: argv.first().cloned().unwrap_or_default(),
                 timeout_ms,
             });
-        }
+        };
         let _ = waitpid(helper, None);
-        let mut buf = Vec::with_capacity(8);
-        let _ = (&status_r).take(8).read_to_end(&mut buf);
-        let exit = Ended::decode(&buf)
-            .unwrap_or(Ended::Exited(-1))
-            .result(false);
+        let exit = ended.result(false);
         Ok(ExecOutput {
             stdout,
             stderr,
@@ -775,58 +784,78 @@ fn exec_helper(
     init::exit_now(0)
 }
 
-/// Reads both pipes to their end or until `deadline`, keeping at most
-/// [`EXEC_OUTPUT_LIMIT`] bytes of each. `finished` is false on timeout.
-fn read_bounded(out: File, err: File, deadline: Instant) -> (Vec<u8>, Vec<u8>, bool) {
-    let mut files = [Some(out), Some(err)];
-    let mut bufs = [Vec::new(), Vec::new()];
+/// Makes reads of `file` return at once when there is nothing to read.
+fn set_nonblocking(file: &File) -> Result<(), IsolationError> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    let flags =
+        fcntl(file, FcntlArg::F_GETFL).map_err(|e| IsolationError::sys("read pipe flags", e))?;
+    let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+    fcntl(file, FcntlArg::F_SETFL(flags))
+        .map(drop)
+        .map_err(|e| IsolationError::sys("make a pipe non-blocking", e))
+}
+
+/// Reads what a non-blocking pipe holds into `buf` (up to `limit` bytes
+/// kept, the rest dropped); false once the pipe is closed.
+fn drain(file: &mut File, buf: &mut Vec<u8>, limit: usize) -> bool {
     let mut chunk = [0u8; 8192];
     loop {
-        let open: Vec<usize> = (0..2).filter(|i| files[*i].is_some()).collect();
-        if open.is_empty() {
-            let [o, e] = bufs;
-            return (o, e, true);
+        match file.read(&mut chunk) {
+            Ok(0) => return false,
+            Ok(n) => {
+                let room = limit.saturating_sub(buf.len());
+                buf.extend_from_slice(&chunk[..n.min(room)]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(_) => return false,
         }
+    }
+}
+
+/// Collects an exec'd command's stdout and stderr (non-blocking pipes, at
+/// most [`EXEC_OUTPUT_LIMIT`] bytes each) until the helper reports the
+/// command's end on `done`, or until `deadline` (then `None`). The end is
+/// what counts, not the pipes' closing: a command may leave a background
+/// process holding them.
+fn collect(
+    mut out: File,
+    mut err: File,
+    mut done: File,
+    deadline: Instant,
+) -> (Vec<u8>, Vec<u8>, Option<Ended>) {
+    let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());
+    let (mut out_open, mut err_open) = (true, true);
+    let mut status = Vec::with_capacity(8);
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            let [o, e] = bufs;
-            return (o, e, false);
+            return (out_buf, err_buf, None);
         }
-        let ready: Vec<(usize, bool)> = {
-            let mut fds: Vec<PollFd> = open
-                .iter()
-                .filter_map(|i| {
-                    files[*i]
-                        .as_ref()
-                        .map(|f| PollFd::new(f.as_fd(), PollFlags::POLLIN))
-                })
-                .collect();
-            let ms = PollTimeout::try_from(left.min(Duration::from_millis(100)))
-                .unwrap_or(PollTimeout::ZERO);
-            if poll(&mut fds, ms).is_err() {
-                continue;
-            }
-            open.iter()
-                .zip(&fds)
-                .map(|(i, fd)| (*i, fd.revents().is_some_and(|r| !r.is_empty())))
-                .collect()
-        };
-        for (i, is_ready) in ready {
-            if !is_ready {
-                continue;
-            }
-            let Some(file) = files[i].as_mut() else {
-                continue;
-            };
-            match file.read(&mut chunk) {
-                Ok(0) => files[i] = None,
-                Ok(n) => {
-                    let room = EXEC_OUTPUT_LIMIT.saturating_sub(bufs[i].len());
-                    bufs[i].extend_from_slice(&chunk[..n.min(room)]);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => files[i] = None,
-            }
+        let timeout = PollTimeout::try_from(left.min(Duration::from_millis(100)))
+            .unwrap_or(PollTimeout::ZERO);
+        let mut fds = vec![PollFd::new(done.as_fd(), PollFlags::POLLIN)];
+        if out_open {
+            fds.push(PollFd::new(out.as_fd(), PollFlags::POLLIN));
+        }
+        if err_open {
+            fds.push(PollFd::new(err.as_fd(), PollFlags::POLLIN));
+        }
+        if poll(&mut fds, timeout).is_err() {
+            continue;
+        }
+        let finished = fds[0].revents().is_some_and(|r| !r.is_empty());
+        drop(fds);
+        if out_open {
+            out_open = drain(&mut out, &mut out_buf, EXEC_OUTPUT_LIMIT);
+        }
+        if err_open {
+            err_open = drain(&mut err, &mut err_buf, EXEC_OUTPUT_LIMIT);
+        }
+        if finished {
+            drain(&mut done, &mut status, 8);
+            let ended = Ended::decode(&status).unwrap_or(Ended::Exited(-1));
+            return (out_buf, err_buf, Some(ended));
         }
     }
 }

@@ -552,3 +552,29 @@ fn a_sandbox_from_an_earlier_instance_is_found_through_proc() {
         Err(IsolationError::NotFound(_))
     ));
 }
+
+#[test]
+fn exec_returns_when_the_command_ends_even_if_a_child_keeps_its_output() {
+    if !root_or_skip("exec_returns_when_the_command_ends_even_if_a_child_keeps_its_output") {
+        return;
+    }
+    let f = Fixture::new();
+    let svc = IsolatedProcesses::new();
+    let pid = svc.spawn(&f.shell("sleep 1000"), &f.sandbox("bg")).unwrap();
+    let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
+    let argv: Vec<String> = ["sh", "-c", "echo started; sleep 30 & exit 0"]
+        .map(String::from)
+        .into();
+    let started = Instant::now();
+    let out = svc.exec(pid, &argv, &env, 10_000).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (out.stdout.as_slice(), out.exit.exit_code),
+        (&b"started\n"[..], 0)
+    );
+    svc.kill_tree(pid).unwrap();
+}
