@@ -101,7 +101,7 @@ pub(crate) fn report(fd: RawFd, failure: Failure) {
     let mut buf = [0u8; 8];
     buf[..4].copy_from_slice(&failure.step.to_le_bytes());
     buf[4..].copy_from_slice(&(failure.errno as i32).to_le_bytes());
-    let _ = write(borrow(fd), &buf);
+    let _ = write_fd(fd, &buf);
 }
 
 /// Reads the error pipe to its end (host side): `None` when every child
@@ -162,14 +162,14 @@ impl Ended {
     }
 }
 
-/// A file descriptor borrowed for the duration of a call.
-pub(crate) fn borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
-    #[allow(unsafe_code)]
-    // SAFETY: every fd passed here is owned by a plan that outlives the
-    // child's use of it (the child never returns to the caller's code).
-    unsafe {
-        std::os::fd::BorrowedFd::borrow_raw(fd)
-    }
+/// `write(2)` to a descriptor the calling child holds (by number: the
+/// child works on the host's pre-opened descriptors). Async-signal-safe.
+#[allow(unsafe_code)]
+pub(crate) fn write_fd(fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: write(2) reads `buf.len()` bytes from a live slice; a bad
+    // descriptor number is reported as EBADF, nothing else is touched.
+    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    Errno::result(n).map(|n| n.unsigned_abs())
 }
 
 /// `clone(2)` with fork semantics (no new stack: the child continues here on
@@ -192,16 +192,16 @@ pub(crate) fn raw_fork(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
 /// Makes `new` a copy of `old` (without close-on-exec).
 #[allow(unsafe_code)]
 fn dup_onto(old: RawFd, new: RawFd) -> Result<(), Errno> {
-    if old == new {
-        // dup2 would keep close-on-exec; clear it instead.
-        return nix::fcntl::fcntl(
-            borrow(old),
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-        )
-        .map(drop);
-    }
-    // SAFETY: dup2 on integers; no memory involved.
-    Errno::result(unsafe { libc::dup2(old, new) }).map(drop)
+    // SAFETY: dup2/fcntl on integers; no memory involved.
+    let rc = unsafe {
+        if old == new {
+            // dup2 would keep close-on-exec; clear it instead.
+            libc::fcntl(old, libc::F_SETFD, 0)
+        } else {
+            libc::dup2(old, new)
+        }
+    };
+    Errno::result(rc).map(drop)
 }
 
 /// Closes every descriptor from 3 up except `keep`.
@@ -450,7 +450,7 @@ impl TaskSteps {
 /// Writes "0" (the writer itself) into each cgroup's `cgroup.procs`.
 pub(crate) fn join_cgroups(procs: &[(RawFd, u32)]) -> Result<(), Failure> {
     for &(fd, step) in procs {
-        write(borrow(fd), b"0").at(step)?;
+        write_fd(fd, b"0").at(step)?;
     }
     Ok(())
 }
@@ -482,7 +482,7 @@ impl InitSteps<'_> {
             }
         };
         let ended = self.supervise(task);
-        let _ = write(borrow(self.status_fd), &ended.encode());
+        let _ = write_fd(self.status_fd, &ended.encode());
         exit_now(match ended {
             Ended::Exited(code) => code,
             Ended::Signaled(sig) => 128 + sig,
@@ -569,4 +569,64 @@ impl OsStrCompat for std::ffi::OsStr {
 pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit(2) only ends the process.
     unsafe { libc::_exit(code) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reported_failure_becomes_a_message_naming_the_step() {
+        let mut steps = Steps::default();
+        steps.add("make every mount private");
+        let step = steps.add("mount /usr onto /t/usr");
+        let (r, w) = nix::unistd::pipe().unwrap();
+        report(
+            w.as_raw_fd(),
+            Failure {
+                step,
+                errno: Errno::EPERM,
+            },
+        );
+        drop(w);
+        let failure = read_report(&mut File::from(r)).unwrap().unwrap();
+        assert_eq!(
+            steps.error(failure).to_string(),
+            "mount /usr onto /t/usr: EPERM: Operation not permitted"
+        );
+        let (r, w) = nix::unistd::pipe().unwrap();
+        drop(w);
+        assert_eq!(
+            read_report(&mut File::from(r)).unwrap(),
+            None,
+            "silence means exec'd"
+        );
+    }
+
+    #[test]
+    fn ends_round_trip_through_the_status_pipe() {
+        for ended in [Ended::Exited(0), Ended::Exited(3), Ended::Signaled(9)] {
+            assert_eq!(Ended::decode(&ended.encode()), Some(ended));
+        }
+        assert_eq!(Ended::decode(&[1, 2]), None);
+    }
+
+    #[test]
+    fn relative_programs_are_looked_up_in_the_task_path() {
+        let env = vec![("PATH".to_string(), "/opt/bin:/usr/bin/".to_string())];
+        let p = Program::new(&["tool".into(), "-x".into()], &env, &mut Steps::default()).unwrap();
+        let candidates: Vec<&str> = p.candidates.iter().map(|c| c.to_str().unwrap()).collect();
+        assert_eq!(candidates, ["/opt/bin/tool", "/usr/bin/tool"]);
+        assert_eq!(p.argv_ptrs.len(), 3, "NULL-terminated");
+        let p = Program::new(&["./run".into()], &[], &mut Steps::default()).unwrap();
+        assert_eq!(p.candidates.len(), 1);
+        let err = Program::new(
+            &["x".into()],
+            &[("A=B".into(), "1".into())],
+            &mut Steps::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("\"A=B\""), "{err}");
+        assert!(Program::new(&["a\0b".into()], &[], &mut Steps::default()).is_err());
+    }
 }

@@ -780,7 +780,7 @@ fn exec_helper(
             Err(_) => break Ended::Exited(-1),
         }
     };
-    let _ = nix::unistd::write(init::borrow(status_fd), &ended.encode());
+    let _ = init::write_fd(status_fd, &ended.encode());
     init::exit_now(0)
 }
 
