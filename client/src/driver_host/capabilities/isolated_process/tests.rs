@@ -2,6 +2,7 @@
 //! without it; this machine and CI run as root, so they run there.
 
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,12 @@ fn root_or_skip(test: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }
-    eprintln!("SKIPPED {test}: building a sandbox needs root");
+    // Straight to the stream: the test harness captures eprintln!, and a
+    // skip must show in every run, not only in failing ones.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: building a sandbox needs root"
+    );
     false
 }
 
@@ -148,6 +154,7 @@ echo ok > /local/file && echo "local writable"
 echo ok > /alloc/shared && echo "alloc writable"
 echo "cwd $(pwd)"
 echo "devices $(ls /dev | tr '\n' ' ')"
+if command -v ps >/dev/null; then ps -e -o pid= -o comm= | sed 's/^ */ps /'; fi
 "#
     );
     let pid = svc.spawn(&f.shell(&script), &f.sandbox("web-1")).unwrap();
@@ -174,6 +181,11 @@ echo "devices $(ls /dev | tr '\n' ' ')"
         pids.len() <= 4 && pids.iter().all(|(p, _)| *p < 10),
         "only the task's processes: {out}"
     );
+    let ps: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("ps ")).collect();
+    if Path::new("/usr/bin/ps").exists() || Path::new("/bin/ps").exists() {
+        assert!(ps.contains(&"1 sched-init"), "{out}");
+        assert!(ps.len() <= 5, "ps lists only the task's processes: {out}");
+    }
     assert!(out.contains("hostname web-1\n"), "{out}");
     assert!(out.contains("root entries 0\n"), "{out}");
     assert!(
