@@ -21,7 +21,20 @@
 //!
 //! Why not let the task be pid 1: a namespace's init ignores every signal it
 //! has no handler for, so `SIGTERM` would not stop a plain program, and a
-//! task that does not reap would pile up zombies.
+//! task that does not reap would pile up zombies. Why not `unshare` plus a
+//! fork inside `Command::pre_exec`: the process `Command` execs would stay
+//! outside the new pid namespace, and the pid handed back would not be the
+//! sandbox's.
+//!
+//! The init asks for an `oom_score_adj` of -1000 (where the kernel allows
+//! it) so that the OOM killer picks the task, and the task gets the
+//! client's value back. Its cost: it is a copy-on-write image of the client
+//! that never execs, so its page tables are a copy of the client's. A
+//! small dedicated init binary would avoid that; the client has none yet.
+//!
+//! Killing: when the init dies the kernel kills every process of its pid
+//! namespace, which nothing inside can leave; `kill_tree` then SIGKILLs
+//! whatever the cgroup still lists (exec helpers) before removing it.
 //!
 //! # Rules for code in here
 //!

@@ -31,7 +31,7 @@
 pub mod capabilities;
 pub mod cgroups;
 mod error;
-pub(crate) mod init;
+pub mod init;
 pub mod mounts;
 pub mod namespaces;
 pub mod user;
@@ -77,7 +77,7 @@ const START_TOLERANCE_NS: u64 = 2_000_000_000;
 /// A process to start (WIT `process.spawn-spec`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpawnSpec {
-    /// argv[0] is the program, looked up in `env`'s PATH inside the sandbox
+    /// `argv[0]` is the program, looked up in `env`'s PATH inside the sandbox
     /// if it has no '/'.
     pub argv: Vec<String>,
     /// The whole environment, in order.

@@ -1,10 +1,10 @@
 //! The sandbox's file system: the task directory as root, bind mounts into
 //! it, a minimal /dev and a fresh /proc, then `pivot_root`.
 //!
-//! The host validates the spec and prepares a [`RootPlan`]: mount points are
+//! The host validates the spec and prepares a `RootPlan`: mount points are
 //! created inside the root (and checked to stay inside it after resolving
 //! symlinks), every path becomes a C string. The init applies the plan in
-//! its new mount namespace ([`RootPlan::apply`]):
+//! its new mount namespace (`RootPlan::apply`):
 //!
 //! 1. every mount becomes private (nothing propagates back to the host);
 //! 2. the root is bound onto itself (`pivot_root` wants a mount point);

@@ -4,7 +4,7 @@
 //! sandbox usually binds the host's `/etc` anyway, and the host is the one
 //! that must not be fooled by a task-writable file). Supplementary groups
 //! come from the host's `/etc/group`. Switching identity happens in the
-//! child with raw system calls (see [`Credentials::apply`]).
+//! child with raw system calls (`Credentials::apply`).
 
 use std::fs;
 
