@@ -10,7 +10,9 @@
 //! 2. the root is bound onto itself (`pivot_root` wants a mount point);
 //! 3. each bind mount, in order of depth; a read-only one is bound and then
 //!    remounted `MS_BIND|MS_REMOUNT|MS_RDONLY` (a bind ignores `MS_RDONLY`),
-//!    keeping the source's nosuid/nodev/noexec;
+//!    keeping the source's nosuid/nodev/noexec (mounts below the source
+//!    come along with `MS_REC` but keep their own flags: only the top of a
+//!    bind is made read-only);
 //! 4. /dev: a small tmpfs holding binds of the host's null, zero, full,
 //!    random, urandom and tty, a tmpfs /dev/shm and the fd/std* links;
 //! 5. /proc, mounted fresh: the init is pid 1 of the new pid namespace, so it

@@ -266,6 +266,10 @@ fn sigterm_stops_the_task_and_kill_tree_leaves_nothing() {
         !svc.is_alive(pid, started - 60_000_000_000),
         "a different start time is another process"
     );
+    // The same task directory cannot hold two running sandboxes.
+    let err = svc.spawn(&f.shell("true"), &f.sandbox("term")).unwrap_err();
+    assert!(err.to_string().contains("still has processes"), "{err}");
+    assert!(svc.is_alive(pid, started), "the running one is untouched");
     assert_eq!(svc.wait(pid, 50).unwrap(), None);
     svc.signal(pid, "SIGTERM").unwrap();
     let exit = wait_exit(&svc, pid, Duration::from_secs(10));
