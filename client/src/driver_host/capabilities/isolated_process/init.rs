@@ -231,6 +231,23 @@ pub(crate) fn close_all_but(keep: RawFd) {
     }
 }
 
+/// Marks every descriptor from 3 up close-on-exec, so that the program
+/// gets stdin, stdout and stderr only, whatever the client left without
+/// the flag (the error pipe must stay usable until `execve`). Kernels
+/// before 5.11 lack the flag; there only std's own close-on-exec holds.
+#[allow(unsafe_code)]
+fn cloexec_above_stdio() {
+    // SAFETY: close_range on integers with CLOSE_RANGE_CLOEXEC only sets a
+    // flag on this process's own descriptors.
+    unsafe {
+        libc::close_range(
+            3,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
+        );
+    }
+}
+
 /// Puts every catchable signal back to its default action (the client's
 /// handlers are meaningless here and SIGPIPE is ignored by Rust programs).
 #[allow(unsafe_code)]
@@ -441,6 +458,7 @@ impl TaskSteps {
         drop(null);
         dup_onto(self.stdout, 1).at(self.stdio_step)?;
         dup_onto(self.stderr, 2).at(self.stdio_step)?;
+        cloexec_above_stdio();
         self.caps.drop_bounding().at(self.bounding_step)?;
         if let Some(creds) = &self.creds {
             CapabilitySet::keep_across_setuid().at(self.creds_step)?;

@@ -142,6 +142,13 @@ fn task_sees_only_its_processes_its_root_and_its_hostname() {
     let f = Fixture::new();
     let svc = IsolatedProcesses::new();
     let marker = s(&f.marker);
+    // A descriptor without close-on-exec, as a careless library would leave.
+    let leak = fs::File::create(f.marker.join("leaked-fd")).unwrap();
+    nix::fcntl::fcntl(
+        &leak,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .unwrap();
     let script = format!(
         r#"for p in /proc/[0-9]*; do echo "pid ${{p#/proc/}} $(cat $p/comm)"; done
 echo "hostname $(/bin/hostname)"
@@ -153,6 +160,7 @@ echo x > /etc/evil 2>/dev/null && echo "etc writable" || echo "etc read-only"
 echo ok > /local/file && echo "local writable"
 echo ok > /alloc/shared && echo "alloc writable"
 echo "cwd $(pwd)"
+echo "leaked $(ls -l /proc/$$/fd | grep -c leaked-fd)"
 echo "devices $(ls /dev | tr '\n' ' ')"
 if command -v ps >/dev/null; then ps -e -o pid= -o comm= | sed 's/^ */ps /'; fi
 "#
@@ -201,6 +209,10 @@ if command -v ps >/dev/null; then ps -e -o pid= -o comm= | sed 's/^ */ps /'; fi
         "{out}"
     );
     assert!(out.contains("cwd /local\n"), "{out}");
+    assert!(
+        out.contains("leaked 0\n"),
+        "descriptors the client left open stay out: {out}"
+    );
     assert!(out.contains("null ") && out.contains("urandom "), "{out}");
     assert_eq!(
         fs::read_to_string(f.root.join("local/file")).unwrap(),
