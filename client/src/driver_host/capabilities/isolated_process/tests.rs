@@ -105,6 +105,28 @@ impl Fixture {
     }
 }
 
+/// A failing test must not leave its sandbox behind: whatever the
+/// fixture's cgroup still holds is killed and the cgroup removed.
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let (Ok(root), Ok(cgroups)) = (self.root.canonicalize(), Cgroups::detect()) else {
+            return;
+        };
+        let cg = cgroups.task(&cgroups::name_for_root(&root));
+        for _ in 0..200 {
+            let pids = cg.pids();
+            if pids.is_empty() {
+                break;
+            }
+            for p in pids {
+                let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = cg.remove();
+    }
+}
+
 fn rand_id() -> u64 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
