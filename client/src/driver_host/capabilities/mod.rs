@@ -1,1 +1,3 @@
-//! The capabilities the host grants drivers (placeholder until they land).
+//! The capabilities the host grants drivers.
+
+pub mod isolated_process;
