@@ -1,1 +1,4 @@
-//! The capabilities the host grants drivers (placeholder until they land).
+//! The capabilities the host grants drivers, each a plain service the WIT
+//! bindings adapt to.
+
+pub mod docker;
