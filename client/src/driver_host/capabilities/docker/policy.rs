@@ -332,9 +332,7 @@ impl Policy {
     fn check_bind_source(&self, field: &str, source: &str) -> Result<(), DockerError> {
         let path = Path::new(source);
         if path.components().any(|c| c == Component::ParentDir) {
-            return Err(refuse(&format!(
-                "{field} source {source:?} contains `..`"
-            )));
+            return Err(refuse(&format!("{field} source {source:?} contains `..`")));
         }
         let Some(lexical) = normalize_absolute(path) else {
             return Err(refuse(&format!(
@@ -403,9 +401,14 @@ fn route(method: &str, segments: &[&str]) -> Option<(BodyRule, QueryRule)> {
         ("GET", ["version"]) | ("GET" | "HEAD", ["_ping"]) => (B::None, Q::Any),
         ("GET", ["containers", "json"]) => (B::None, Q::Any),
         ("POST", ["containers", "create"]) => (B::ContainerCreate, Q::Any),
-        ("POST", ["containers", _, "start" | "stop" | "kill" | "wait" | "restart"]) => {
-            (B::None, Q::Any)
-        }
+        (
+            "POST",
+            [
+                "containers",
+                _,
+                "start" | "stop" | "kill" | "wait" | "restart",
+            ],
+        ) => (B::None, Q::Any),
         ("POST", ["containers", _, "exec"]) => (B::ExecCreate, Q::Any),
         ("GET", ["containers", _, "json"]) => (B::None, Q::Any),
         ("GET", ["containers", _, "stats"]) => (B::None, Q::StatsWithoutStream),
@@ -641,4 +644,307 @@ fn normalize_absolute(path: &Path) -> Option<PathBuf> {
         }
     }
     Some(normal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::new(false, None, Path::new("/var/run/docker.sock"))
+    }
+
+    fn refused(policy: &Policy, method: &str, path: &str, body: Option<&str>) -> String {
+        match policy.check(method, path, body.map(str::as_bytes)) {
+            Err(DockerError::Forbidden(message)) => message,
+            other => panic!("{method} {path} {body:?} was not refused: {other:?}"),
+        }
+    }
+
+    fn allowed(policy: &Policy, method: &str, path: &str, body: Option<&str>) -> Allowed {
+        match policy.check(method, path, body.map(str::as_bytes)) {
+            Ok(allowed) => allowed,
+            Err(error) => panic!("{method} {path} {body:?} was refused: {error}"),
+        }
+    }
+
+    #[test]
+    fn the_allow_list() {
+        let policy = policy();
+        for (method, path) in [
+            ("GET", "/version"),
+            ("GET", "/_ping"),
+            ("GET", "/v1.41/version"),
+            (
+                "GET",
+                "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22a%3Db%22%5D%7D",
+            ),
+            ("POST", "/containers/create?name=web"),
+            ("POST", "/containers/abc/start"),
+            ("POST", "/v1.43/containers/abc/stop?t=5"),
+            ("POST", "/containers/abc/kill?signal=SIGTERM"),
+            ("POST", "/containers/abc/wait?condition=not-running"),
+            ("POST", "/containers/abc/restart"),
+            ("GET", "/containers/abc/json"),
+            ("GET", "/containers/abc/stats?stream=false"),
+            ("GET", "/containers/abc/logs?stdout=1&tail=10"),
+            ("DELETE", "/containers/abc?force=1&v=1"),
+            ("POST", "/containers/abc/exec"),
+            ("POST", "/exec/123/start"),
+            ("GET", "/exec/123/json"),
+            ("GET", "/images/json"),
+            ("GET", "/images/library/busybox:latest/json"),
+            ("GET", "/images/sched-busybox%3Alatest/json"),
+            ("POST", "/images/create?fromImage=busybox&tag=1.36"),
+            ("DELETE", "/images/registry.local:5000/team/app:1"),
+            ("post", "/containers/abc/start"),
+        ] {
+            let body = match path {
+                p if p.starts_with("/containers/create") || p.ends_with("/exec") => Some("{}"),
+                _ => None,
+            };
+            let allowed = allowed(&policy, method, path, body);
+            assert_eq!(allowed.method.as_str(), method.to_ascii_uppercase());
+        }
+    }
+
+    #[test]
+    fn everything_else_is_forbidden_by_name() {
+        let policy = policy();
+        assert_eq!(
+            refused(&policy, "POST", "/swarm/init", None),
+            "docker endpoint POST /swarm/init is not allowed for drivers"
+        );
+        for (method, path) in [
+            ("GET", "/events"),
+            ("POST", "/containers/abc/update"),
+            ("POST", "/containers/abc/attach"),
+            ("PUT", "/containers/abc/archive?path=/"),
+            ("GET", "/containers/abc/export"),
+            ("POST", "/images/load"),
+            ("POST", "/build"),
+            ("POST", "/volumes/create"),
+            ("POST", "/networks/create"),
+            ("GET", "/info"),
+            ("POST", "/plugins/pull"),
+            ("GET", "/version/../info"),
+            ("GET", "/containers/abc/..%2F..%2Finfo/json"),
+            ("GET", "//version"),
+            ("GET", "/version/"),
+            ("GET", "version"),
+            ("GET", "/v1/version"),
+            ("GET", "/vx.1/version"),
+            ("GET", "/%zz"),
+            ("GET", "/version#x"),
+            ("DELETE", "/images/"),
+            ("POST", "/v1.41/v1.41/version"),
+        ] {
+            refused(&policy, method, path, None);
+        }
+    }
+
+    #[test]
+    fn raw_requests_never_stream_or_import() {
+        let policy = policy();
+        assert!(
+            refused(&policy, "GET", "/containers/a/logs?follow=1&stdout=1", None)
+                .contains("follow-logs")
+        );
+        allowed(&policy, "GET", "/containers/a/logs?follow=0&follow=1", None);
+        assert!(refused(&policy, "GET", "/containers/a/stats", None).contains("stream=false"));
+        refused(&policy, "GET", "/containers/a/stats?stream=1", None);
+        assert!(refused(&policy, "POST", "/images/create?fromSrc=-", None).contains("fromSrc"));
+        refused(
+            &policy,
+            "POST",
+            "/images/create?fromImage=x&fromSrc=http://h/x.tar",
+            None,
+        );
+        refused(&policy, "POST", "/images/create", None);
+        refused(&policy, "GET", "/containers/a/logs?fol;low=1", None);
+    }
+
+    #[test]
+    fn bodies_only_where_the_endpoint_takes_one() {
+        let policy = policy();
+        allowed(&policy, "POST", "/containers/a/start", Some(""));
+        allowed(&policy, "POST", "/containers/a/start", Some("{}"));
+        let message = refused(
+            &policy,
+            "POST",
+            "/containers/a/start",
+            Some(r#"{"HostConfig":{"Privileged":true}}"#),
+        );
+        assert!(message.contains("takes no body"), "{message}");
+        refused(&policy, "POST", "/containers/create", None);
+        refused(&policy, "POST", "/containers/create", Some("[]"));
+        refused(&policy, "POST", "/containers/create", Some("{"));
+        assert!(allowed(&policy, "POST", "/exec/1/start", Some(r#"{"Detach":true}"#)).json_body);
+        assert!(!allowed(&policy, "GET", "/version", None).json_body);
+    }
+
+    fn create(policy: &Policy, host_config: &str) -> Result<Allowed, DockerError> {
+        let body = format!(r#"{{"Image":"busybox","HostConfig":{host_config}}}"#);
+        policy.check("POST", "/containers/create", Some(body.as_bytes()))
+    }
+
+    fn create_refused(policy: &Policy, host_config: &str) -> String {
+        match create(policy, host_config) {
+            Err(DockerError::Forbidden(message)) => message,
+            other => panic!("{host_config} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn privileged_needs_the_operator() {
+        let strict = policy();
+        let message = create_refused(&strict, r#"{"Privileged":true}"#);
+        assert!(message.contains("HostConfig.Privileged"), "{message}");
+        create_refused(&strict, r#"{"privileged":true}"#);
+        create_refused(&strict, r#"{"Privileged":false,"PRIVILEGED":true}"#);
+        assert!(create(&strict, r#"{"Privileged":false}"#).is_ok());
+        for caps in [
+            r#"["ALL"]"#,
+            r#"["sys_admin"]"#,
+            r#"["NET_ADMIN","CAP_SYS_ADMIN"]"#,
+        ] {
+            let message = create_refused(&strict, &format!(r#"{{"CapAdd":{caps}}}"#));
+            assert!(message.contains("HostConfig.CapAdd"), "{message}");
+        }
+        assert!(create(&strict, r#"{"CapAdd":["NET_BIND_SERVICE"]}"#).is_ok());
+        let devices = r#"{"Devices":[{"PathOnHost":"/dev/sda","PathInContainer":"/dev/sda","CgroupPermissions":"rwm"}]}"#;
+        assert!(create_refused(&strict, devices).contains("HostConfig.Devices"));
+        assert!(create(&strict, r#"{"Devices":[]}"#).is_ok());
+        create_refused(&strict, r#"{"DeviceCgroupRules":["a *:* rwm"]}"#);
+        create_refused(&strict, r#"{"SecurityOpt":["seccomp=unconfined"]}"#);
+        create_refused(&strict, r#"{"SecurityOpt":["label:disable"]}"#);
+        assert!(create(&strict, r#"{"SecurityOpt":["no-new-privileges"]}"#).is_ok());
+        let message = match strict.check(
+            "POST",
+            "/containers/a/exec",
+            Some(br#"{"Cmd":["sh"],"Privileged":true}"#),
+        ) {
+            Err(DockerError::Forbidden(message)) => message,
+            other => panic!("privileged exec was not refused: {other:?}"),
+        };
+        assert!(message.contains("Privileged"), "{message}");
+
+        let lenient = Policy::new(true, None, Path::new("/var/run/docker.sock"));
+        assert!(create(&lenient, r#"{"Privileged":true,"CapAdd":["ALL"]}"#).is_ok());
+        assert!(create(&lenient, devices).is_ok());
+        assert!(
+            lenient
+                .check(
+                    "POST",
+                    "/containers/a/exec",
+                    Some(br#"{"Privileged":true}"#)
+                )
+                .is_ok()
+        );
+        // Host namespaces and the socket stay out of reach even so.
+        create_refused(&lenient, r#"{"PidMode":"host"}"#);
+        create_refused(&lenient, r#"{"Binds":["/var/run/docker.sock:/s"]}"#);
+    }
+
+    #[test]
+    fn go_field_matching_is_followed() {
+        let policy = policy();
+        create_refused(&policy, r#"{"pidmode":"host"}"#);
+        // U+017F (long s) folds to 's' in Go's field matching.
+        let body = "{\"Ho\u{17f}tConfig\":{\"Privileged\":true}}";
+        assert!(
+            policy
+                .check("POST", "/containers/create", Some(body.as_bytes()))
+                .is_err()
+        );
+        let body = r#"{"hostconfig":{"Privileged":true},"HostConfig":{}}"#;
+        assert!(
+            policy
+                .check("POST", "/containers/create", Some(body.as_bytes()))
+                .is_err()
+        );
+        assert!(go_fold_eq("Hostconfig", "HostConfig"));
+        assert!(go_fold_eq("\u{212a}ey", "key"));
+        assert!(!go_fold_eq("HostConfig2", "HostConfig"));
+    }
+
+    #[test]
+    fn host_namespaces_are_refused() {
+        let policy = policy();
+        for field in ["PidMode", "IpcMode", "UsernsMode"] {
+            let message = create_refused(&policy, &format!(r#"{{"{field}":"host"}}"#));
+            assert!(
+                message.contains(&format!("HostConfig.{field}")),
+                "{message}"
+            );
+        }
+        assert!(
+            create(
+                &policy,
+                r#"{"PidMode":"container:abc","IpcMode":"private"}"#
+            )
+            .is_ok()
+        );
+        create_refused(&policy, r#"{"VolumesFrom":["other"]}"#);
+    }
+
+    #[test]
+    fn binds_of_the_root_or_the_socket_are_refused() {
+        let policy = policy();
+        for source in [
+            "/",
+            "//",
+            "/var/run/docker.sock",
+            "/run/docker.sock",
+            "/var/run",
+            "/run",
+            "/./run/",
+            "/run/containerd",
+        ] {
+            let message = create_refused(&policy, &format!(r#"{{"Binds":["{source}:/x:ro"]}}"#));
+            assert!(message.contains("HostConfig.Binds"), "{message}");
+            let mount =
+                format!(r#"{{"Mounts":[{{"Type":"bind","Source":"{source}","Target":"/x"}}]}}"#);
+            let message = create_refused(&policy, &mount);
+            assert!(message.contains("HostConfig.Mounts"), "{message}");
+        }
+        create_refused(&policy, r#"{"Binds":["/srv/../run:/x"]}"#);
+        assert!(create(&policy, r#"{"Binds":["/srv/data:/data","named:/cache"]}"#).is_ok());
+        assert!(
+            create(&policy, r#"{"Mounts":[{"Type":"volume","Source":"v","Target":"/v"},{"Type":"tmpfs","Target":"/t"}]}"#)
+                .is_ok()
+        );
+        create_refused(
+            &policy,
+            r#"{"Mounts":[{"Type":"volume","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"o":"bind","device":"/"}}}}]}"#,
+        );
+        create_refused(
+            &policy,
+            r#"{"Mounts":[{"Type":"npipe","Source":"x","Target":"/x"}]}"#,
+        );
+        create_refused(&policy, r#"{"Mounts":[{"Source":"/srv","Target":"/x"}]}"#);
+    }
+
+    #[test]
+    fn volume_roots_limit_bind_sources() {
+        let policy = Policy::new(
+            false,
+            Some(vec![PathBuf::from("/srv/sched/alloc")]),
+            Path::new("/var/run/docker.sock"),
+        );
+        assert!(create(&policy, r#"{"Binds":["/srv/sched/alloc/a1/task:/local"]}"#).is_ok());
+        let message = create_refused(&policy, r#"{"Binds":["/srv/other:/x"]}"#);
+        assert!(
+            message.contains("outside the allowed volume roots"),
+            "{message}"
+        );
+        assert!(create(&policy, r#"{"Binds":["named:/x"]}"#).is_ok());
+    }
+
+    #[test]
+    fn a_custom_socket_is_protected_too() {
+        let policy = Policy::new(false, None, Path::new("/srv/engine/api.sock"));
+        create_refused(&policy, r#"{"Binds":["/srv/engine:/e"]}"#);
+        create_refused(&policy, r#"{"Binds":["/var/run/docker.sock:/e"]}"#);
+    }
 }

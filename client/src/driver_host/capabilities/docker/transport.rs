@@ -114,22 +114,23 @@ impl Transport {
             let response = self.send(method, path, body, content_type).await?;
             let status = response.status;
             let connection = response.connection;
-            let collected = Limited::new(response.body, limit)
-                .collect()
-                .await
-                .map_err(|error| {
-                    if error.is::<LengthLimitError>() {
-                        DockerError::TooLarge {
-                            what: format!("the response to {what}"),
-                            limit,
+            let collected =
+                Limited::new(response.body, limit)
+                    .collect()
+                    .await
+                    .map_err(|error| {
+                        if error.is::<LengthLimitError>() {
+                            DockerError::TooLarge {
+                                what: format!("the response to {what}"),
+                                limit,
+                            }
+                        } else {
+                            DockerError::io(
+                                format!("reading the response to {what}"),
+                                io::Error::other(error),
+                            )
                         }
-                    } else {
-                        DockerError::io(
-                            format!("reading the response to {what}"),
-                            io::Error::other(error),
-                        )
-                    }
-                })?;
+                    })?;
             drop(connection);
             Ok(Answer {
                 status,
@@ -193,9 +194,9 @@ impl Transport {
         if let Some(content_type) = content_type {
             builder = builder.header(CONTENT_TYPE, content_type);
         }
-        let request = builder
-            .body(body)
-            .map_err(|error| DockerError::Forbidden(format!("malformed docker request path {path:?}: {error}")))?;
+        let request = builder.body(body).map_err(|error| {
+            DockerError::Forbidden(format!("malformed docker request path {path:?}: {error}"))
+        })?;
         let (mut sender, connection) = self.connect().await?;
         let response = sender.send_request(request).await.map_err(|error| {
             DockerError::io(
@@ -216,11 +217,15 @@ impl Transport {
         let stream = UnixStream::connect(&self.socket)
             .await
             .map_err(|error| self.connect_error(error))?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|error| {
-                DockerError::io("starting HTTP on the docker socket", io::Error::other(error))
-            })?;
+        let (sender, connection) =
+            http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|error| {
+                    DockerError::io(
+                        "starting HTTP on the docker socket",
+                        io::Error::other(error),
+                    )
+                })?;
         let socket = self.socket.clone();
         let task = tokio::spawn(async move {
             if let Err(error) = connection.await {
