@@ -371,10 +371,10 @@ fn api_json(status: u16, body: &[u8]) -> Result<Value, DockerError> {
 /// The engine's error message: the `message` of its JSON error body, or the
 /// body's text, shortened.
 pub(crate) fn error_message(body: &[u8]) -> String {
-    if let Ok(value) = serde_json::from_slice::<Value>(body) {
-        if let Some(message) = value.get("message").and_then(Value::as_str) {
-            return message.to_owned();
-        }
+    if let Ok(value) = serde_json::from_slice::<Value>(body)
+        && let Some(message) = value.get("message").and_then(Value::as_str)
+    {
+        return message.to_owned();
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();

@@ -13,7 +13,6 @@
 //! folds to the field's name, so `"hostconfig": {"privileged": true}` is
 //! refused like `"HostConfig": {"Privileged": true}`.
 
-use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 use hyper::Method;
@@ -340,10 +339,10 @@ impl Policy {
             )));
         };
         let mut candidates = vec![lexical];
-        if let Ok(canonical) = std::fs::canonicalize(path) {
-            if !candidates.contains(&canonical) {
-                candidates.push(canonical);
-            }
+        if let Ok(canonical) = std::fs::canonicalize(path)
+            && !candidates.contains(&canonical)
+        {
+            candidates.push(canonical);
         }
         for candidate in &candidates {
             if candidate.parent().is_none() {
@@ -360,19 +359,17 @@ impl Policy {
                     "{field} source {source:?} would expose the docker socket to the container"
                 )));
             }
-            if let Some(roots) = &self.volume_roots {
-                if !roots.iter().any(|root| candidate.starts_with(root)) {
-                    let mut allowed = String::new();
-                    for (index, root) in roots.iter().enumerate() {
-                        if index > 0 {
-                            allowed.push_str(", ");
-                        }
-                        let _ = write!(allowed, "{}", root.display());
-                    }
-                    return Err(refuse(&format!(
-                        "{field} source {source:?} is outside the allowed volume roots ({allowed})"
-                    )));
-                }
+            if let Some(roots) = &self.volume_roots
+                && !roots.iter().any(|root| candidate.starts_with(root))
+            {
+                let allowed = roots
+                    .iter()
+                    .map(|root| root.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(refuse(&format!(
+                    "{field} source {source:?} is outside the allowed volume roots ({allowed})"
+                )));
             }
         }
         Ok(())
