@@ -417,6 +417,11 @@ fn the_policy_holds_against_the_real_engine() {
         "HostConfig": { "Privileged": true }
     }));
     assert!(message.contains("HostConfig.Privileged"), "{message}");
+    // This engine reads host settings at the top level of the body too.
+    let message = refused(json!({
+        "Image": image, "Cmd": ["true"], "Labels": labels, "Privileged": true
+    }));
+    assert!(message.contains("top-level Privileged"), "{message}");
     let message = refused(json!({
         "Image": image, "Cmd": ["true"], "Labels": labels,
         "HostConfig": { "PidMode": "host" }
@@ -565,4 +570,30 @@ fn bodies_over_the_limit_are_refused() {
     assert!(matches!(error, DockerError::TooLarge { .. }), "{error:?}");
     // Small answers still fit.
     assert_eq!(docker.request("GET", "/_ping", None).unwrap().status, 200);
+}
+
+#[test]
+fn a_shared_runtime_must_be_multi_threaded() {
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert!(
+        DockerCapability::with_runtime(DockerConfig::default(), single.handle().clone()).is_err()
+    );
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let docker = DockerCapability::with_runtime(
+        DockerConfig {
+            socket: dir.path().join("absent.sock"),
+            ..DockerConfig::default()
+        },
+        multi.handle().clone(),
+    )
+    .unwrap();
+    assert!(docker.version().unwrap_err().is_unavailable());
 }

@@ -64,6 +64,12 @@ pub fn docker(args: &[&str]) -> std::io::Result<Output> {
 }
 
 fn build_image() -> Result<(), String> {
+    // Test runners that start one process per test would otherwise build
+    // (and apt-get install) concurrently.
+    let lock = std::fs::File::create(std::env::temp_dir().join("sched-busybox-image.lock"))
+        .map_err(|e| format!("creating the image build lock: {e}"))?;
+    lock.lock()
+        .map_err(|e| format!("taking the image build lock: {e}"))?;
     if docker(&["image", "inspect", IMAGE])
         .map(|out| out.status.success())
         .unwrap_or(false)
@@ -75,7 +81,8 @@ fn build_image() -> Result<(), String> {
         eprintln!("installing busybox-static for the docker test image");
         let install = || {
             Command::new("apt-get")
-                .args(["install", "-y", "-q", "busybox-static"])
+                .args(["-o", "DPkg::Lock::Timeout=120", "install", "-y", "-q"])
+                .arg("busybox-static")
                 .env("DEBIAN_FRONTEND", "noninteractive")
                 .status()
                 .map(|status| status.success())

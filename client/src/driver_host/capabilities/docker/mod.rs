@@ -26,7 +26,7 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Limited};
 use hyper::Method;
 use serde_json::Value;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
 pub use self::error::DockerError;
 use self::logs::{Follower, FollowerCount};
@@ -100,14 +100,32 @@ impl DockerCapability {
             .enable_time()
             .build()
             .map_err(|error| DockerError::io("starting the docker capability's runtime", error))?;
-        let mut capability = Self::with_runtime(config, runtime.handle().clone());
+        let mut capability = Self::build(config, runtime.handle().clone());
         capability.runtime = Some(runtime);
         Ok(capability)
     }
 
     /// A capability that runs on an existing multi-threaded runtime (with
     /// I/O and time enabled).
-    pub fn with_runtime(config: DockerConfig, handle: Handle) -> Self {
+    ///
+    /// A current-thread runtime is refused: calls block their thread while
+    /// the runtime does the work, which a current-thread runtime only does
+    /// while its own thread drives it.
+    pub fn with_runtime(config: DockerConfig, handle: Handle) -> Result<Self, DockerError> {
+        if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
+            return Err(DockerError::io(
+                "starting the docker capability",
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "it needs a multi-threaded tokio runtime",
+                ),
+            ));
+        }
+        Ok(Self::build(config, handle))
+    }
+
+    /// The capability on `handle`.
+    fn build(config: DockerConfig, handle: Handle) -> Self {
         let policy = Policy::new(
             config.allow_privileged,
             config.allowed_volume_roots.clone(),

@@ -208,46 +208,51 @@ impl Policy {
     }
 
     /// The checks on a container configuration (`POST /containers/create`).
+    ///
+    /// The engine also reads host-configuration fields placed at the top
+    /// level of the body (a legacy embedded `HostConfig`, used when no
+    /// nested one is given), so the top level is checked like `HostConfig`.
     fn check_container_config(&self, config: &Map<String, Value>) -> Result<(), DockerError> {
+        self.check_host_config(config, "top-level ")?;
         for host_config in fields(config, "HostConfig") {
             match host_config {
                 Value::Null => {}
-                Value::Object(host_config) => self.check_host_config(host_config)?,
+                Value::Object(host_config) => self.check_host_config(host_config, "HostConfig.")?,
                 _ => return Err(refuse("HostConfig must be an object")),
             }
         }
         Ok(())
     }
 
-    /// The checks on `HostConfig`.
-    fn check_host_config(&self, host: &Map<String, Value>) -> Result<(), DockerError> {
+    /// The checks on `HostConfig`; `scope` prefixes field names in messages.
+    fn check_host_config(&self, host: &Map<String, Value>, scope: &str) -> Result<(), DockerError> {
         if !self.allow_privileged {
             if fields(host, "Privileged").any(|value| value.as_bool() == Some(true)) {
-                return Err(refuse(
-                    "HostConfig.Privileged is true, and privileged containers are not allowed on this client",
-                ));
+                return Err(refuse(&format!(
+                    "{scope}Privileged is true, and privileged containers are not allowed on this client"
+                )));
             }
-            for capability in strings(host, "CapAdd")? {
+            for capability in strings(host, "CapAdd", scope)? {
                 let name = capability.trim().to_ascii_uppercase();
                 let name = name.strip_prefix("CAP_").unwrap_or(&name);
                 if HOST_ESCAPING_CAPABILITIES.contains(&name) {
                     return Err(refuse(&format!(
-                        "HostConfig.CapAdd adds {capability}, which is only allowed with privileged containers"
+                        "{scope}CapAdd adds {capability}, which is only allowed with privileged containers"
                     )));
                 }
             }
             for field in ["Devices", "DeviceCgroupRules"] {
                 if fields(host, field).any(non_empty) {
                     return Err(refuse(&format!(
-                        "HostConfig.{field} gives access to host devices, which is only allowed with privileged containers"
+                        "{scope}{field} gives access to host devices, which is only allowed with privileged containers"
                     )));
                 }
             }
-            for option in strings(host, "SecurityOpt")? {
+            for option in strings(host, "SecurityOpt", scope)? {
                 let lowered = option.to_ascii_lowercase();
                 if lowered.contains("unconfined") || lowered.contains("disable") {
                     return Err(refuse(&format!(
-                        "HostConfig.SecurityOpt {option:?} lifts confinement, which is only allowed with privileged containers"
+                        "{scope}SecurityOpt {option:?} lifts confinement, which is only allowed with privileged containers"
                     )));
                 }
             }
@@ -259,49 +264,49 @@ impl Policy {
                     .is_some_and(|mode| mode.trim().eq_ignore_ascii_case("host"))
             }) {
                 return Err(refuse(&format!(
-                    "HostConfig.{field} \"host\" shares the host's namespace, which drivers may not do"
+                    "{scope}{field} \"host\" shares the host's namespace, which drivers may not do"
                 )));
             }
         }
         if fields(host, "VolumesFrom").any(non_empty) {
-            return Err(refuse(
-                "HostConfig.VolumesFrom would share another container's mounts, which drivers may not do",
-            ));
+            return Err(refuse(&format!(
+                "{scope}VolumesFrom would share another container's mounts, which drivers may not do"
+            )));
         }
-        for bind in strings(host, "Binds")? {
+        for bind in strings(host, "Binds", scope)? {
             let source = bind.split(':').next().unwrap_or_default();
             if source.starts_with('/') {
-                self.check_bind_source("HostConfig.Binds", source)?;
+                self.check_bind_source(&format!("{scope}Binds"), source)?;
             }
         }
         for mounts in fields(host, "Mounts") {
             let mounts = match mounts {
                 Value::Null => continue,
                 Value::Array(mounts) => mounts,
-                _ => return Err(refuse("HostConfig.Mounts must be an array")),
+                _ => return Err(refuse(&format!("{scope}Mounts must be an array"))),
             };
             for mount in mounts {
                 let Value::Object(mount) = mount else {
-                    return Err(refuse("HostConfig.Mounts entries must be objects"));
+                    return Err(refuse(&format!("{scope}Mounts entries must be objects")));
                 };
-                self.check_mount(mount)?;
+                self.check_mount(mount, scope)?;
             }
         }
         Ok(())
     }
 
     /// The checks on one `HostConfig.Mounts` entry.
-    fn check_mount(&self, mount: &Map<String, Value>) -> Result<(), DockerError> {
+    fn check_mount(&self, mount: &Map<String, Value>, scope: &str) -> Result<(), DockerError> {
         let kinds: Vec<&str> = fields(mount, "Type").filter_map(Value::as_str).collect();
         if kinds.is_empty() {
-            return Err(refuse("HostConfig.Mounts entries need a Type"));
+            return Err(refuse(&format!("{scope}Mounts entries need a Type")));
         }
         for kind in kinds {
             match kind {
                 "bind" => {
                     for source in fields(mount, "Source") {
                         let source = source.as_str().unwrap_or_default();
-                        self.check_bind_source("HostConfig.Mounts", source)?;
+                        self.check_bind_source(&format!("{scope}Mounts"), source)?;
                     }
                 }
                 "volume" => {
@@ -309,15 +314,15 @@ impl Policy {
                         .filter_map(Value::as_object)
                         .any(|options| fields(options, "DriverConfig").any(non_empty));
                     if with_driver_config {
-                        return Err(refuse(
-                            "HostConfig.Mounts volume with VolumeOptions.DriverConfig can bind arbitrary host paths, which drivers may not do",
-                        ));
+                        return Err(refuse(&format!(
+                            "{scope}Mounts volume with VolumeOptions.DriverConfig can bind arbitrary host paths, which drivers may not do"
+                        )));
                     }
                 }
                 "tmpfs" | "image" => {}
                 other => {
                     return Err(refuse(&format!(
-                        "HostConfig.Mounts type {other:?} is not allowed for drivers"
+                        "{scope}Mounts type {other:?} is not allowed for drivers"
                     )));
                 }
             }
@@ -499,7 +504,11 @@ fn fields<'a>(object: &'a Map<String, Value>, name: &'a str) -> impl Iterator<It
 }
 
 /// The strings of every array field the engine would take for `name`.
-fn strings<'a>(object: &'a Map<String, Value>, name: &str) -> Result<Vec<&'a str>, DockerError> {
+fn strings<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+    scope: &str,
+) -> Result<Vec<&'a str>, DockerError> {
     let mut all = Vec::new();
     for value in object
         .iter()
@@ -514,7 +523,7 @@ fn strings<'a>(object: &'a Map<String, Value>, name: &str) -> Result<Vec<&'a str
                         Some(item) => all.push(item),
                         None => {
                             return Err(refuse(&format!(
-                                "HostConfig.{name} must be an array of strings"
+                                "{scope}{name} must be an array of strings"
                             )));
                         }
                     }
@@ -522,7 +531,7 @@ fn strings<'a>(object: &'a Map<String, Value>, name: &str) -> Result<Vec<&'a str
             }
             _ => {
                 return Err(refuse(&format!(
-                    "HostConfig.{name} must be an array of strings"
+                    "{scope}{name} must be an array of strings"
                 )));
             }
         }
@@ -863,6 +872,26 @@ mod tests {
         assert!(go_fold_eq("Hostconfig", "HostConfig"));
         assert!(go_fold_eq("\u{212a}ey", "key"));
         assert!(!go_fold_eq("HostConfig2", "HostConfig"));
+    }
+
+    #[test]
+    fn top_level_host_config_fields_are_checked_too() {
+        let policy = policy();
+        for (body, field) in [
+            (r#"{"Image":"x","Privileged":true}"#, "top-level Privileged"),
+            (
+                r#"{"Image":"x","pidmode":"host","HostConfig":{}}"#,
+                "top-level PidMode",
+            ),
+            (r#"{"Image":"x","Binds":["/:/host"]}"#, "top-level Binds"),
+            (
+                r#"{"Image":"x","CapAdd":["ALL"],"HostConfig":null}"#,
+                "top-level CapAdd",
+            ),
+        ] {
+            let message = refused(&policy, "POST", "/containers/create", Some(body));
+            assert!(message.contains(field), "{message}");
+        }
     }
 
     #[test]
