@@ -482,8 +482,19 @@ fn refuse(reason: &str) -> DockerError {
     DockerError::Forbidden(format!("docker container create refused: {reason}"))
 }
 
-/// Parses a body that must be a JSON object.
+/// Parses a body that must be a JSON object with no repeated keys.
 fn json_object(body: &[u8], method: &str, path: &str) -> Result<Map<String, Value>, DockerError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    match serde::Deserializer::deserialize_any(&mut deserializer, UniqueKeys) {
+        Ok(()) => {}
+        Err(error) if error.is_data() => {
+            return Err(DockerError::Forbidden(format!(
+                "docker endpoint {method} {path} refused: {error}"
+            )));
+        }
+        // Malformed JSON is reported by the parse below.
+        Err(_) => {}
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(DockerError::Forbidden(format!(
@@ -492,6 +503,72 @@ fn json_object(body: &[u8], method: &str, path: &str) -> Result<Map<String, Valu
         Err(error) => Err(DockerError::Forbidden(format!(
             "docker endpoint {method} {path} needs a JSON object body: {error}"
         ))),
+    }
+}
+
+/// Walks a JSON document and fails on an object that repeats a key (as the
+/// engine would read keys: case-insensitively). The engine decodes a
+/// repeated object into the same struct, merging both, while a parsed
+/// [`Value`] keeps only the last, so a check on the parsed body could miss
+/// what the engine applies.
+struct UniqueKeys;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(UniqueKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.iter().any(|earlier| go_fold_eq(earlier, &key)) {
+                return Err(serde::de::Error::custom(format!(
+                    "the body repeats the key {key:?}"
+                )));
+            }
+            seen.push(key);
+            map.next_value_seed(UniqueKeys)?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
