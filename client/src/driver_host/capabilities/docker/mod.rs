@@ -212,8 +212,10 @@ impl DockerCapability {
     ///
     /// Returns once the stream is open: an unknown container is a
     /// [`DockerError::Api`] 404, an unwritable file a [`DockerError::Io`].
-    /// Output from the container's start onwards is copied, so calling this
-    /// twice for one container duplicates it.
+    /// Call it once the container has started: the engine ends a follow of
+    /// a container that is not running at once. Output from the container's
+    /// start onwards is copied, so calling this twice for one container
+    /// duplicates it.
     pub fn follow_logs(
         &self,
         container_id: &str,
