@@ -597,3 +597,59 @@ fn a_shared_runtime_must_be_multi_threaded() {
     .unwrap();
     assert!(docker.version().unwrap_err().is_unavailable());
 }
+
+#[test]
+fn follow_logs_keeps_a_long_interleaved_stream_in_order() {
+    let test = "follow_logs_keeps_a_long_interleaved_stream_in_order";
+    if !engine_available(test) || busybox_image(test).is_none() {
+        return;
+    }
+    let docker = default_capability();
+    let cleanup = ContainerCleanup::new();
+    let lines = 5000;
+    let script = format!(
+        "i=0; while [ $i -lt {lines} ]; do echo out-$i-abcdefghijklmnopqrstuvwxyz; echo err-$i >&2; i=$((i+1)); done"
+    );
+    let id = create(
+        &docker,
+        &cleanup,
+        docker_image::IMAGE,
+        &["sh", "-c", &script],
+        json!({}),
+    );
+    start(&docker, &id);
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = (dir.path().join("out"), dir.path().join("err"));
+    docker.follow_logs(&id, &stdout, &stderr).unwrap();
+    wait_for("the log stream to end", Duration::from_secs(60), || {
+        docker.active_log_followers() == 0
+    });
+    let expected_out: String = (0..lines)
+        .map(|i| format!("out-{i}-abcdefghijklmnopqrstuvwxyz\n"))
+        .collect();
+    let expected_err: String = (0..lines).map(|i| format!("err-{i}\n")).collect();
+    assert!(std::fs::read_to_string(&stdout).unwrap() == expected_out);
+    assert!(std::fs::read_to_string(&stderr).unwrap() == expected_err);
+}
+
+#[test]
+fn concurrent_callers_share_one_capability() {
+    if !engine_available("concurrent_callers_share_one_capability") {
+        return;
+    }
+    let docker = std::sync::Arc::new(default_capability());
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let docker = docker.clone();
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    docker.version().unwrap();
+                    assert_eq!(docker.request("GET", "/_ping", None).unwrap().status, 200);
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.join().unwrap();
+    }
+}
