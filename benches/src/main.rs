@@ -3,6 +3,7 @@
 //! them all. Each benchmark lives in its own module; figures are measured,
 //! never asserted (that is what tests are for).
 
+mod driver_start;
 mod parse;
 
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 type Bench = (&'static str, fn() -> anyhow::Result<()>);
 
 /// Every benchmark, in the order `all` runs them.
-const BENCHES: &[Bench] = &[("parse", parse::run)];
+const BENCHES: &[Bench] = &[("parse", parse::run), ("driver-start", driver_start::run)];
 
 fn main() -> ExitCode {
     let names: Vec<String> = std::env::args().skip(1).collect();

@@ -1,0 +1,16 @@
+//! The built-in driver components, embedded in the client at build time.
+//!
+//! `build.rs` embeds `drivers/components/{raw_exec,exec,docker}.wasm` with
+//! `include_bytes!` when they exist (they are built and committed by the
+//! guest workspace under `drivers/`), so a client built before them simply
+//! has no built-ins. This module owns only that list.
+
+include!(concat!(env!("OUT_DIR"), "/builtin_drivers.rs"));
+
+/// The names of the built-in drivers, whether or not this build embeds them.
+pub(crate) const BUILTIN_NAMES: [&str; 3] = ["raw_exec", "exec", "docker"];
+
+/// Whether `name` is one of the built-in drivers.
+pub(crate) fn is_builtin(name: &str) -> bool {
+    BUILTIN_NAMES.contains(&name)
+}
