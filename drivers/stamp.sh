@@ -3,7 +3,8 @@
 # and check-stale.sh; run directly, `stamp.sh NAME` prints NAME's stamp.
 #
 # Stamp rule (deterministic; needs only bash, find, sort and sha256sum):
-#   inputs = plugins/wit, plugins/sdk, the driver's own directory,
+#   inputs = plugins/wit, plugins/sdk, the driver's own directory (and the
+#            extra files its entry below lists),
 #            drivers/Cargo.toml, drivers/Cargo.lock, drivers/build.sh,
 #            drivers/stamp.sh and drivers/componentize (Cargo.toml,
 #            Cargo.lock, src);
@@ -14,27 +15,35 @@
 #   the stamp is the sha256 of those lines.
 # The committed drivers/components/NAME.stamp holds that hash on one line.
 
-# Every component: name, then the source directory relative to the repo root.
+# Every component: name, its source directory relative to the repo root, then
+# any other source files it uses.
 GUEST_COMPONENTS=(
     "mock plugins/examples/mock"
     "raw_exec drivers/raw_exec"
     "exec drivers/exec"
     "docker drivers/docker"
-    "looper drivers/testing/looper"
-    "hog drivers/testing/hog"
-    "sneaky drivers/testing/sneaky"
+    "looper drivers/testing/looper drivers/testing/common.rs"
+    "hog drivers/testing/hog drivers/testing/common.rs"
+    "sneaky drivers/testing/sneaky drivers/testing/common.rs"
 )
 
 guest_root() { (cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd); }
 
-# guest_dir NAME: the source directory of component NAME.
-guest_dir() {
+# guest_inputs NAME: the source directory of component NAME, then its extra files.
+guest_inputs() {
     local entry
     for entry in "${GUEST_COMPONENTS[@]}"; do
         if [ "${entry%% *}" = "$1" ]; then echo "${entry#* }"; return 0; fi
     done
     echo "unknown component: $1" >&2
     return 1
+}
+
+# guest_dir NAME: the source directory of component NAME.
+guest_dir() {
+    local inputs
+    inputs=$(guest_inputs "$1") || return 1
+    echo "${inputs%% *}"
 }
 
 # guest_names: every component name, one per line.
@@ -45,12 +54,13 @@ guest_names() {
 
 # guest_stamp NAME: the stamp of component NAME's sources.
 guest_stamp() {
-    local dir root
-    dir=$(guest_dir "$1") || return 1
+    local inputs root
+    inputs=$(guest_inputs "$1") || return 1
     root=$(guest_root)
     (
         cd "$root" &&
-        find plugins/wit plugins/sdk "$dir" \
+        # shellcheck disable=SC2086 # the inputs are space-separated paths
+        find plugins/wit plugins/sdk $inputs \
              drivers/Cargo.toml drivers/Cargo.lock drivers/build.sh drivers/stamp.sh \
              drivers/componentize/Cargo.toml drivers/componentize/Cargo.lock drivers/componentize/src \
              -name target -prune -o -type f -print |

@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use sched_driver_sdk::isolated::{BindMount, SandboxSpec};
 use sched_driver_sdk::{
-    Driver, DriverCapabilities, DriverError, DriverFingerprint, DriverInfo, ExecOutput,
-    ExitResult, FsIsolation, TaskConfig, TaskHandle, TaskState, TaskStatus, TaskUsage, clock,
-    config, handle, isolated, process,
+    Driver, DriverCapabilities, DriverError, DriverFingerprint, DriverInfo, ExecOutput, ExitResult,
+    FsIsolation, TaskConfig, TaskHandle, TaskState, TaskStatus, TaskUsage, clock, config, handle,
+    isolated, process,
 };
 
 /// The driver's name, as jobs write it.
@@ -37,8 +37,16 @@ pub const STATE_VERSION: u32 = 1;
 const REAP_MS: u32 = 1_000;
 
 /// Host directories bound read-only into the sandbox at the same path.
-pub const SYSTEM_DIRS: &[&str] =
-    &["/bin", "/etc", "/lib", "/lib32", "/lib64", "/run/resolvconf", "/sbin", "/usr"];
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/bin",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/run/resolvconf",
+    "/sbin",
+    "/usr",
+];
 
 /// Linux capabilities the task keeps (Nomad's exec default allow-list).
 pub const KEEP_CAPABILITIES: &[&str] = &[
@@ -115,7 +123,13 @@ fn sandbox_path(value: &str, task_dir: &str, alloc_dir: &str) -> Option<String> 
     if let Some(rest) = under(value, alloc_dir) {
         return Some(format!("{SANDBOX_ALLOC_DIR}{rest}"));
     }
-    under(value, task_dir).map(|rest| if rest.is_empty() { "/".to_string() } else { rest.to_string() })
+    under(value, task_dir).map(|rest| {
+        if rest.is_empty() {
+            "/".to_string()
+        } else {
+            rest.to_string()
+        }
+    })
 }
 
 /// The task's environment as seen inside the sandbox: `*_DIR` variables of
@@ -125,7 +139,10 @@ pub fn sandbox_env(task: &TaskConfig) -> Vec<(String, String)> {
         .iter()
         .map(|(k, v)| {
             let ours = (k.starts_with("NOMAD_") || k.starts_with("SCHED_")) && k.ends_with("_DIR");
-            match ours.then(|| sandbox_path(v, &task.task_dir, &task.alloc_dir)).flatten() {
+            match ours
+                .then(|| sandbox_path(v, &task.task_dir, &task.alloc_dir))
+                .flatten()
+            {
                 Some(p) => (k.clone(), p),
                 None => (k.clone(), v.clone()),
             }
@@ -137,7 +154,11 @@ pub fn sandbox_env(task: &TaskConfig) -> Vec<(String, String)> {
 pub fn sandbox_spec(task: &TaskConfig) -> SandboxSpec {
     let mut mounts: Vec<BindMount> = SYSTEM_DIRS
         .iter()
-        .map(|d| BindMount { host_path: (*d).to_string(), sandbox_path: (*d).to_string(), read_only: true })
+        .map(|d| BindMount {
+            host_path: (*d).to_string(),
+            sandbox_path: (*d).to_string(),
+            read_only: true,
+        })
         .collect();
     mounts.push(BindMount {
         host_path: task.alloc_dir.clone(),
@@ -211,7 +232,16 @@ impl Driver for Exec {
         let sandbox = sandbox_spec(&task);
         let started_at = clock::now();
         let pid = isolated::spawn(&spec, &sandbox)?;
-        handle::encode(&task.id, NAME, STATE_VERSION, &ExecState { pid, started_at, env: spec.env })
+        handle::encode(
+            &task.id,
+            NAME,
+            STATE_VERSION,
+            &ExecState {
+                pid,
+                started_at,
+                env: spec.env,
+            },
+        )
     }
 
     fn wait_task(h: TaskHandle, timeout_ms: u32) -> Result<Option<ExitResult>, DriverError> {
@@ -219,12 +249,18 @@ impl Driver for Exec {
         isolated::wait(state.pid, timeout_ms)
     }
 
-    fn stop_task(h: TaskHandle, timeout_ms: u32, signal: Option<String>) -> Result<(), DriverError> {
+    fn stop_task(
+        h: TaskHandle,
+        timeout_ms: u32,
+        signal: Option<String>,
+    ) -> Result<(), DriverError> {
         let state = state_of(&h)?;
         if isolated::wait(state.pid, 0)?.is_some() {
             return Ok(());
         }
-        let signal = signal.filter(|s| !s.is_empty()).unwrap_or_else(|| "SIGTERM".to_string());
+        let signal = signal
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "SIGTERM".to_string());
         if let Err(e) = isolated::signal(state.pid, &signal) {
             if isolated::wait(state.pid, 0)?.is_some() {
                 return Ok(());
@@ -268,7 +304,11 @@ impl Driver for Exec {
             state: task_state,
             started_at: state.started_at,
             // The exit time is not kept; the time of this answer bounds it.
-            completed_at: if task_state == TaskState::Running { 0 } else { clock::now() },
+            completed_at: if task_state == TaskState::Running {
+                0
+            } else {
+                clock::now()
+            },
             exit,
             attributes: vec![("pid".to_string(), state.pid.to_string())],
         })
@@ -279,7 +319,11 @@ impl Driver for Exec {
         isolated::signal(state.pid, &signal)
     }
 
-    fn exec_task(h: TaskHandle, argv: Vec<String>, timeout_ms: u32) -> Result<ExecOutput, DriverError> {
+    fn exec_task(
+        h: TaskHandle,
+        argv: Vec<String>,
+        timeout_ms: u32,
+    ) -> Result<ExecOutput, DriverError> {
         let state = state_of(&h)?;
         if argv.first().is_none_or(|a| a.is_empty()) {
             return Err(DriverError::invalid_config("argv", "no command given"));
@@ -297,7 +341,10 @@ impl Driver for Exec {
         if isolated::is_alive(state.pid, state.started_at) {
             Ok(())
         } else {
-            Err(DriverError::not_found(format!("task {}: pid {} is gone", h.id, state.pid)))
+            Err(DriverError::not_found(format!(
+                "task {}: pid {} is gone",
+                h.id, state.pid
+            )))
         }
     }
 }
@@ -330,7 +377,12 @@ mod tests {
             alloc_dir: "/data/a1/alloc".into(),
             stdout_path: "/data/a1/alloc/logs/web.stdout.0".into(),
             stderr_path: "/data/a1/alloc/logs/web.stderr.0".into(),
-            resources: Resources { cpu_mhz: 500, cores: 0, memory_mb: 256, memory_max_mb: 512 },
+            resources: Resources {
+                cpu_mhz: 500,
+                cores: 0,
+                memory_mb: 256,
+                memory_max_mb: 512,
+            },
             ports: Vec::new(),
             network_mode: network_mode.into(),
             hostname: "web-1".into(),
@@ -348,8 +400,16 @@ mod tests {
         assert!(sandbox_spec(&task("none")).isolate_network);
         assert!(!sandbox_spec(&task("host")).isolate_network);
         assert_eq!(s.resources.memory_max_mb, 512);
-        assert!(s.mounts.iter().any(|m| m.host_path == "/usr" && m.read_only));
-        let alloc = s.mounts.iter().find(|m| m.sandbox_path == "/alloc").unwrap();
+        assert!(
+            s.mounts
+                .iter()
+                .any(|m| m.host_path == "/usr" && m.read_only)
+        );
+        let alloc = s
+            .mounts
+            .iter()
+            .find(|m| m.sandbox_path == "/alloc")
+            .unwrap();
         assert_eq!(alloc.host_path, t.alloc_dir);
         assert!(!alloc.read_only);
         assert_eq!(s.keep_capabilities.len(), 13);
@@ -361,7 +421,10 @@ mod tests {
         let t = task("host");
         let cfg = ExecConfig::parse(&t.driver_config).unwrap();
         let spec = spawn_spec(&cfg, &t);
-        assert_eq!(spec.argv, vec!["/local/run.sh".to_string(), "-x".to_string()]);
+        assert_eq!(
+            spec.argv,
+            vec!["/local/run.sh".to_string(), "-x".to_string()]
+        );
         assert_eq!(spec.cwd, "/");
         let env: std::collections::HashMap<_, _> = spec.env.into_iter().collect();
         assert_eq!(env["NOMAD_TASK_DIR"], "/local");
@@ -377,8 +440,17 @@ mod tests {
 
     #[test]
     fn config_and_state() {
-        assert!(ExecConfig::parse(r#"{"args":[]}"#).unwrap_err().message().starts_with("command:"));
-        let s = ExecState { pid: 9, started_at: 1, env: vec![] };
+        assert!(
+            ExecConfig::parse(r#"{"args":[]}"#)
+                .unwrap_err()
+                .message()
+                .starts_with("command:")
+        );
+        let s = ExecState {
+            pid: 9,
+            started_at: 1,
+            env: vec![],
+        };
         let h = handle::encode("a1/web", NAME, STATE_VERSION, &s).unwrap();
         assert_eq!(state_of(&h).unwrap(), s);
         assert!(matches!(

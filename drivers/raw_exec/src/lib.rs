@@ -11,9 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 use sched_driver_sdk::{
-    Driver, DriverCapabilities, DriverError, DriverFingerprint, DriverInfo, ExecOutput,
-    ExitResult, FsIsolation, TaskConfig, TaskHandle, TaskState, TaskStatus, TaskUsage, clock,
-    config, handle, process,
+    Driver, DriverCapabilities, DriverError, DriverFingerprint, DriverInfo, ExecOutput, ExitResult,
+    FsIsolation, TaskConfig, TaskHandle, TaskState, TaskStatus, TaskUsage, clock, config, handle,
+    process,
 };
 
 /// The driver's name, as jobs write it.
@@ -127,8 +127,13 @@ impl Driver for RawExec {
         let spec = spawn_spec(&cfg, &task);
         let started_at = clock::now();
         let pid = process::spawn(&spec)?;
-        let state =
-            RawExecState { pid, started_at, cwd: spec.cwd, env: spec.env, user: spec.user };
+        let state = RawExecState {
+            pid,
+            started_at,
+            cwd: spec.cwd,
+            env: spec.env,
+            user: spec.user,
+        };
         handle::encode(&task.id, NAME, STATE_VERSION, &state)
     }
 
@@ -137,12 +142,18 @@ impl Driver for RawExec {
         process::wait(state.pid, timeout_ms)
     }
 
-    fn stop_task(h: TaskHandle, timeout_ms: u32, signal: Option<String>) -> Result<(), DriverError> {
+    fn stop_task(
+        h: TaskHandle,
+        timeout_ms: u32,
+        signal: Option<String>,
+    ) -> Result<(), DriverError> {
         let state = state_of(&h)?;
         if process::wait(state.pid, 0)?.is_some() {
             return Ok(());
         }
-        let signal = signal.filter(|s| !s.is_empty()).unwrap_or_else(|| "SIGTERM".to_string());
+        let signal = signal
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "SIGTERM".to_string());
         if let Err(e) = process::signal(state.pid, &signal) {
             // It may have exited between the two calls.
             if process::wait(state.pid, 0)?.is_some() {
@@ -186,7 +197,11 @@ impl Driver for RawExec {
             state: task_state,
             started_at: state.started_at,
             // The exit time is not kept; the time of this answer bounds it.
-            completed_at: if task_state == TaskState::Running { 0 } else { clock::now() },
+            completed_at: if task_state == TaskState::Running {
+                0
+            } else {
+                clock::now()
+            },
             exit,
             attributes: vec![("pid".to_string(), state.pid.to_string())],
         })
@@ -197,7 +212,11 @@ impl Driver for RawExec {
         process::signal(state.pid, &signal)
     }
 
-    fn exec_task(h: TaskHandle, argv: Vec<String>, timeout_ms: u32) -> Result<ExecOutput, DriverError> {
+    fn exec_task(
+        h: TaskHandle,
+        argv: Vec<String>,
+        timeout_ms: u32,
+    ) -> Result<ExecOutput, DriverError> {
         let state = state_of(&h)?;
         if argv.first().is_none_or(|a| a.is_empty()) {
             return Err(DriverError::invalid_config("argv", "no command given"));
@@ -215,7 +234,10 @@ impl Driver for RawExec {
         if process::is_alive(state.pid, state.started_at) {
             Ok(())
         } else {
-            Err(DriverError::not_found(format!("task {}: pid {} is gone", h.id, state.pid)))
+            Err(DriverError::not_found(format!(
+                "task {}: pid {} is gone",
+                h.id, state.pid
+            )))
         }
     }
 }
@@ -241,7 +263,12 @@ mod tests {
             alloc_dir: "/data/alloc/a1/alloc".into(),
             stdout_path: "/data/alloc/a1/alloc/logs/web.stdout.0".into(),
             stderr_path: "/data/alloc/a1/alloc/logs/web.stderr.0".into(),
-            resources: Resources { cpu_mhz: 100, cores: 0, memory_mb: 64, memory_max_mb: 0 },
+            resources: Resources {
+                cpu_mhz: 100,
+                cores: 0,
+                memory_mb: 64,
+                memory_max_mb: 0,
+            },
             ports: Vec::new(),
             network_mode: "host".into(),
             hostname: "web-1".into(),
@@ -252,7 +279,10 @@ mod tests {
     #[test]
     fn config_needs_a_command() {
         let e = RawExecConfig::parse("{}").unwrap_err();
-        assert_eq!(e, DriverError::InvalidConfig("command: missing field".into()));
+        assert_eq!(
+            e,
+            DriverError::InvalidConfig("command: missing field".into())
+        );
         let e = RawExecConfig::parse(r#"{"command":" "}"#).unwrap_err();
         assert!(e.message().starts_with("command:"));
         let e = RawExecConfig::parse(r#"{"command":"x","args":"-v"}"#).unwrap_err();

@@ -14,10 +14,15 @@ use crate::DriverError;
 /// a config block gets `T`'s defaults (or a missing-field error).
 pub fn parse<T: DeserializeOwned>(driver_config: &str) -> Result<T, DriverError> {
     let text = driver_config.trim();
-    let text = if text.is_empty() || text == "null" { "{}" } else { text };
+    let text = if text.is_empty() || text == "null" {
+        "{}"
+    } else {
+        text
+    };
     let mut de = serde_json::Deserializer::from_str(text);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(to_error)?;
-    de.end().map_err(|e| DriverError::invalid_config("config", e))?;
+    de.end()
+        .map_err(|e| DriverError::invalid_config("config", e))?;
     Ok(value)
 }
 
@@ -25,11 +30,15 @@ fn to_error(err: serde_path_to_error::Error<serde_json::Error>) -> DriverError {
     let path = err.path().to_string();
     let inner = err.inner();
     let message = strip_position(&inner.to_string());
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        if let Some((field, _)) = rest.split_once('`') {
-            let field = if path == "." { field.to_string() } else { format!("{path}.{field}") };
-            return DriverError::invalid_config(&field, "missing field");
-        }
+    if let Some(rest) = message.strip_prefix("missing field `")
+        && let Some((field, _)) = rest.split_once('`')
+    {
+        let field = if path == "." {
+            field.to_string()
+        } else {
+            format!("{path}.{field}")
+        };
+        return DriverError::invalid_config(&field, "missing field");
     }
     let field = if path == "." { "config" } else { path.as_str() };
     DriverError::invalid_config(field, message)
@@ -71,19 +80,29 @@ mod tests {
         assert_eq!(c.args, vec!["a".to_string()]);
 
         let e = parse::<Cfg>("{}").unwrap_err();
-        assert_eq!(e, DriverError::InvalidConfig("command: missing field".into()));
+        assert_eq!(
+            e,
+            DriverError::InvalidConfig("command: missing field".into())
+        );
 
         let e = parse::<Cfg>(r#"{"command":"x","args":["a",5]}"#).unwrap_err();
-        let DriverError::InvalidConfig(m) = e else { panic!("{e:?}") };
+        let DriverError::InvalidConfig(m) = e else {
+            panic!("{e:?}")
+        };
         assert!(m.starts_with("args[1]: invalid type"), "{m}");
 
         let e = parse::<Cfg>(r#"{"command":"x","bogus":1}"#).unwrap_err();
-        let DriverError::InvalidConfig(m) = e else { panic!("{e:?}") };
+        let DriverError::InvalidConfig(m) = e else {
+            panic!("{e:?}")
+        };
         assert!(m.contains("bogus"), "{m}");
 
         let e = parse::<Cfg>("{not json").unwrap_err();
         assert!(matches!(e, DriverError::InvalidConfig(_)));
-        assert!(matches!(parse::<Cfg>(""), Err(DriverError::InvalidConfig(_))));
+        assert!(matches!(
+            parse::<Cfg>(""),
+            Err(DriverError::InvalidConfig(_))
+        ));
         assert!(require_non_empty("image", " ").is_err());
     }
 }

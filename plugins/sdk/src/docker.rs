@@ -35,7 +35,11 @@ pub fn load_image(tar_path: &str) -> Result<String, DriverError> {
 
 /// Copies a container's stdout and stderr into the task's log files in the
 /// background until the container exits.
-pub fn follow_logs(container_id: &str, stdout_path: &str, stderr_path: &str) -> Result<(), DriverError> {
+pub fn follow_logs(
+    container_id: &str,
+    stdout_path: &str,
+    stderr_path: &str,
+) -> Result<(), DriverError> {
     raw::follow_logs(container_id, stdout_path, stderr_path)
         .map_err(|e| from_host("docker.follow-logs", e))
 }
@@ -73,10 +77,16 @@ mod tests {
 
     #[test]
     fn response_helpers() {
-        let r = Response { status: 404, body: br#"{"message":"No such container: x"}"#.to_vec() };
+        let r = Response {
+            status: 404,
+            body: br#"{"message":"No such container: x"}"#.to_vec(),
+        };
         assert!(!r.is_success());
         assert_eq!(r.message(), "No such container: x");
-        let r = Response { status: 204, body: Vec::new() };
+        let r = Response {
+            status: 204,
+            body: Vec::new(),
+        };
         assert!(r.is_success());
         assert_eq!(r.json().unwrap(), Value::Null);
     }

@@ -139,7 +139,11 @@ impl<D: Driver> Guest for DriverExport<D> {
 impl DriverFingerprint {
     /// A usable driver with its node attributes.
     pub fn healthy(description: impl Into<String>, attributes: Vec<(String, String)>) -> Self {
-        DriverFingerprint { health: Health::Healthy, description: description.into(), attributes }
+        DriverFingerprint {
+            health: Health::Healthy,
+            description: description.into(),
+            attributes,
+        }
     }
 
     /// A driver that cannot work on this node (its dependency is absent).
@@ -164,13 +168,23 @@ impl DriverFingerprint {
 impl ExitResult {
     /// A normal exit with `code`.
     pub fn code(code: i32) -> Self {
-        ExitResult { exit_code: code, signal: 0, oom_killed: false }
+        ExitResult {
+            exit_code: code,
+            signal: 0,
+            oom_killed: false,
+        }
     }
 }
 
 impl TaskUsage {
     /// No usage at `timestamp` (Unix nanoseconds).
     pub fn zero(timestamp: u64) -> Self {
-        TaskUsage { timestamp, cpu_total_ns: 0, memory_rss: 0, memory_usage: 0, pids: 0 }
+        TaskUsage {
+            timestamp,
+            cpu_total_ns: 0,
+            memory_rss: 0,
+            memory_usage: 0,
+            pids: 0,
+        }
     }
 }

@@ -26,12 +26,16 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let mut total: u128 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let (number, after) = rest.split_at(num_len);
         if number.is_empty() || number == "." || number.matches('.').count() > 1 {
             return Err(format!("invalid duration {text:?}"));
         }
-        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_len);
         let scale: u128 = match unit {
             "ns" => 1,
@@ -47,9 +51,13 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         let whole: u128 = if whole.is_empty() {
             0
         } else {
-            whole.parse().map_err(|_| format!("invalid duration {text:?}"))?
+            whole
+                .parse()
+                .map_err(|_| format!("invalid duration {text:?}"))?
         };
-        let mut nanos = whole.checked_mul(scale).ok_or_else(|| format!("duration {text:?} overflows"))?;
+        let mut nanos = whole
+            .checked_mul(scale)
+            .ok_or_else(|| format!("duration {text:?} overflows"))?;
         // Fractional digits beyond nanosecond precision are dropped.
         let mut place = scale;
         for digit in frac.chars() {
@@ -59,10 +67,13 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             }
             nanos += u128::from(digit.to_digit(10).unwrap_or(0)) * place;
         }
-        total = total.checked_add(nanos).ok_or_else(|| format!("duration {text:?} overflows"))?;
+        total = total
+            .checked_add(nanos)
+            .ok_or_else(|| format!("duration {text:?} overflows"))?;
         rest = next;
     }
-    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| format!("duration {text:?} overflows"))?;
+    let secs =
+        u64::try_from(total / 1_000_000_000).map_err(|_| format!("duration {text:?} overflows"))?;
     // The remainder is below 10^9 and fits a u32.
     let sub = (total % 1_000_000_000) as u32;
     Ok(Duration::new(secs, sub))
@@ -125,7 +136,16 @@ mod tests {
 
     #[test]
     fn refuses_bad_durations() {
-        for bad in ["", "10", "-1s", "1x", "s", "1..2s", "1.2.3s", "99999999999999999999999h"] {
+        for bad in [
+            "",
+            "10",
+            "-1s",
+            "1x",
+            "s",
+            "1..2s",
+            "1.2.3s",
+            "99999999999999999999999h",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

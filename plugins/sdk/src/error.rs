@@ -64,6 +64,9 @@ mod tests {
             from_host("process.spawn", "no such file".into()),
             DriverError::Failed("process.spawn: no such file".into())
         );
-        assert_eq!(DriverError::invalid_config("command", "required").message(), "command: required");
+        assert_eq!(
+            DriverError::invalid_config("command", "required").message(),
+            "command: required"
+        );
     }
 }

@@ -20,7 +20,12 @@ pub fn encode<T: Serialize>(
 ) -> Result<TaskHandle, DriverError> {
     let state = serde_json::to_vec(state)
         .map_err(|e| DriverError::failed(format!("encoding the task handle: {e}")))?;
-    Ok(TaskHandle { id: id.to_string(), driver: driver.to_string(), version, state })
+    Ok(TaskHandle {
+        id: id.to_string(),
+        driver: driver.to_string(),
+        version,
+        state,
+    })
 }
 
 /// Reads the state of `handle`, which must come from `driver` at `version`.
@@ -59,12 +64,27 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_stale() {
-        let s = S { pid: 7, started_at: 42 };
+        let s = S {
+            pid: 7,
+            started_at: 42,
+        };
         let h = encode("a/t", "raw_exec", 1, &s).unwrap();
         assert_eq!(decode::<S>(&h, "raw_exec", 1).unwrap(), s);
-        assert!(matches!(decode::<S>(&h, "exec", 1), Err(DriverError::NotFound(_))));
-        assert!(matches!(decode::<S>(&h, "raw_exec", 2), Err(DriverError::NotFound(_))));
-        let bad = TaskHandle { state: b"{".to_vec(), ..h };
-        assert!(matches!(decode::<S>(&bad, "raw_exec", 1), Err(DriverError::NotFound(_))));
+        assert!(matches!(
+            decode::<S>(&h, "exec", 1),
+            Err(DriverError::NotFound(_))
+        ));
+        assert!(matches!(
+            decode::<S>(&h, "raw_exec", 2),
+            Err(DriverError::NotFound(_))
+        ));
+        let bad = TaskHandle {
+            state: b"{".to_vec(),
+            ..h
+        };
+        assert!(matches!(
+            decode::<S>(&bad, "raw_exec", 1),
+            Err(DriverError::NotFound(_))
+        ));
     }
 }

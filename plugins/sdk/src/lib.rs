@@ -19,15 +19,62 @@
 //! logic compiles and unit-tests on the host target (calling an import
 //! there panics, since there is no host to answer).
 //!
-//! ```ignore
-//! use sched_driver_sdk::{Driver, DriverInfo, TaskConfig, TaskHandle, DriverError};
+//! ```no_run
+//! use sched_driver_sdk::{
+//!     Driver, DriverCapabilities, DriverError, DriverInfo, ExitResult, FsIsolation,
+//!     TaskConfig, TaskHandle, TaskState, TaskStatus, clock, config, handle,
+//! };
 //!
-//! struct MyDriver;
-//! impl Driver for MyDriver {
-//!     // info, start_task, wait_task, stop_task, inspect_task ...
-//! #   fn info() -> DriverInfo { unimplemented!() }
+//! #[derive(serde::Deserialize)]
+//! struct Config { greeting: String }
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct State { started_at: u64 }
+//!
+//! struct Hello;
+//!
+//! impl Driver for Hello {
+//!     fn info() -> DriverInfo {
+//!         DriverInfo {
+//!             name: "hello".into(),
+//!             version: env!("CARGO_PKG_VERSION").into(),
+//!             capabilities: DriverCapabilities {
+//!                 send_signals: false,
+//!                 exec: false,
+//!                 fs_isolation: FsIsolation::None,
+//!                 network_modes: vec!["host".into()],
+//!             },
+//!         }
+//!     }
+//!
+//!     fn start_task(task: TaskConfig) -> Result<TaskHandle, DriverError> {
+//!         let cfg: Config = config::parse(&task.driver_config)?;
+//!         sched_driver_sdk::log::info(&cfg.greeting, &[("task", &task.id)]);
+//!         handle::encode(&task.id, "hello", 1, &State { started_at: clock::now() })
+//!     }
+//!
+//!     fn wait_task(_: TaskHandle, _: u32) -> Result<Option<ExitResult>, DriverError> {
+//!         Ok(Some(ExitResult::code(0)))
+//!     }
+//!
+//!     fn stop_task(_: TaskHandle, _: u32, _: Option<String>) -> Result<(), DriverError> {
+//!         Ok(())
+//!     }
+//!
+//!     fn inspect_task(h: TaskHandle) -> Result<TaskStatus, DriverError> {
+//!         let state: State = handle::decode(&h, "hello", 1)?;
+//!         Ok(TaskStatus {
+//!             id: h.id,
+//!             state: TaskState::Exited,
+//!             started_at: state.started_at,
+//!             completed_at: state.started_at,
+//!             exit: Some(ExitResult::code(0)),
+//!             attributes: Vec::new(),
+//!         })
+//!     }
 //! }
-//! sched_driver_sdk::export_driver!(MyDriver);
+//!
+//! sched_driver_sdk::export_driver!(Hello);
 //! ```
 
 #![deny(missing_docs)]

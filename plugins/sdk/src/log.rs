@@ -6,8 +6,10 @@ pub use raw::Level;
 
 /// Logs `message` at `level` with key/value `fields`.
 pub fn log(level: Level, message: &str, fields: &[(&str, &str)]) {
-    let fields: Vec<(String, String)> =
-        fields.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
+    let fields: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect();
     raw::log(level, message, &fields);
 }
 

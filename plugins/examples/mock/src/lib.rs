@@ -34,9 +34,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use sched_driver_sdk::{
-    Driver, DriverCapabilities, DriverError, DriverFingerprint, DriverInfo, ExecOutput,
-    ExitResult, FsIsolation, TaskConfig, TaskHandle, TaskState, TaskStatus, TaskUsage, clock,
-    config, duration, handle, log, process,
+    Driver, DriverCapabilities, DriverError, DriverFingerprint, DriverInfo, ExecOutput, ExitResult,
+    FsIsolation, TaskConfig, TaskHandle, TaskState, TaskStatus, TaskUsage, clock, config, duration,
+    handle, log, process,
 };
 
 /// The driver's name, as jobs write it.
@@ -108,7 +108,7 @@ impl MockState {
 
     /// How the task ended, if it has by `now`.
     pub fn exit_at(&self, now: u64) -> Option<ExitResult> {
-        (now >= self.ends_at()).then(|| ExitResult {
+        (now >= self.ends_at()).then_some(ExitResult {
             exit_code: self.exit_code,
             signal: self.exit_signal,
             oom_killed: false,
@@ -120,7 +120,11 @@ impl MockState {
         let exit = self.exit_at(now);
         TaskStatus {
             id: id.to_string(),
-            state: if exit.is_some() { TaskState::Exited } else { TaskState::Running },
+            state: if exit.is_some() {
+                TaskState::Exited
+            } else {
+                TaskState::Running
+            },
             started_at: self.started_at,
             completed_at: if exit.is_some() { self.ends_at() } else { 0 },
             exit,
@@ -149,8 +153,14 @@ fn write_output(cfg: &MockConfig, task: &TaskConfig) {
             r#"printf '%s' "$MOCK_STDOUT"; printf '%s' "$MOCK_STDERR" >&2"#.to_string(),
         ],
         env: vec![
-            ("MOCK_STDOUT".to_string(), cfg.stdout_string.clone().unwrap_or_default()),
-            ("MOCK_STDERR".to_string(), cfg.stderr_string.clone().unwrap_or_default()),
+            (
+                "MOCK_STDOUT".to_string(),
+                cfg.stdout_string.clone().unwrap_or_default(),
+            ),
+            (
+                "MOCK_STDERR".to_string(),
+                cfg.stderr_string.clone().unwrap_or_default(),
+            ),
         ],
         cwd: task.task_dir.clone(),
         user: None,
@@ -161,7 +171,10 @@ fn write_output(cfg: &MockConfig, task: &TaskConfig) {
         Ok(pid) => {
             let _ = process::wait(pid, 1_000);
         }
-        Err(e) => log::debug("mock: output skipped", &[("task", &task.id), ("reason", e.message())]),
+        Err(e) => log::debug(
+            "mock: output skipped",
+            &[("task", &task.id), ("reason", e.message())],
+        ),
     }
 }
 
@@ -215,7 +228,11 @@ impl Driver for Mock {
         Ok(state_of(&h)?.exit_at(clock::now()))
     }
 
-    fn stop_task(h: TaskHandle, timeout_ms: u32, _signal: Option<String>) -> Result<(), DriverError> {
+    fn stop_task(
+        h: TaskHandle,
+        timeout_ms: u32,
+        _signal: Option<String>,
+    ) -> Result<(), DriverError> {
         let state = state_of(&h)?;
         if state.exit_at(clock::now()).is_none() && state.kill_after_ns > 0 {
             let graceful = Duration::from_nanos(state.kill_after_ns);
@@ -232,9 +249,17 @@ impl Driver for Mock {
         state_of(&h).map(|_| ())
     }
 
-    fn exec_task(h: TaskHandle, _argv: Vec<String>, _timeout_ms: u32) -> Result<ExecOutput, DriverError> {
+    fn exec_task(
+        h: TaskHandle,
+        _argv: Vec<String>,
+        _timeout_ms: u32,
+    ) -> Result<ExecOutput, DriverError> {
         state_of(&h)?;
-        Ok(ExecOutput { stdout: Vec::new(), stderr: Vec::new(), exit: ExitResult::code(0) })
+        Ok(ExecOutput {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            exit: ExitResult::code(0),
+        })
     }
 
     fn task_stats(h: TaskHandle) -> Result<TaskUsage, DriverError> {
@@ -267,7 +292,10 @@ mod tests {
         assert_eq!(cfg.run_for, Some(Duration::from_millis(250)));
         assert_eq!(cfg.exit_code, 3);
         assert_eq!(cfg.kill_after, Some(Duration::from_secs(1)));
-        assert_eq!(config::parse::<MockConfig>("").unwrap(), MockConfig::default());
+        assert_eq!(
+            config::parse::<MockConfig>("").unwrap(),
+            MockConfig::default()
+        );
         let err = config::parse::<MockConfig>(r#"{"run_for":"soon"}"#).unwrap_err();
         assert!(err.message().starts_with("run_for:"), "{err:?}");
         let err = config::parse::<MockConfig>(r#"{"exit_code":"x"}"#).unwrap_err();
