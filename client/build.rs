@@ -18,14 +18,19 @@ fn main() {
         println!("cargo:rerun-if-changed={}", path.display());
         if path.is_file() {
             let abs = path.canonicalize().unwrap_or(path);
-            let _ = writeln!(out, "    ({name:?}, include_bytes!({:?})),", abs.display().to_string());
+            let _ = writeln!(
+                out,
+                "    ({name:?}, include_bytes!({:?})),",
+                abs.display().to_string()
+            );
         }
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("builtin_drivers.rs");
-    if std::fs::read_to_string(&dest).ok().as_deref() != Some(out.as_str()) {
-        if let Err(e) = std::fs::write(&dest, out) {
-            panic!("writing {}: {e}", dest.display());
-        }
+    let dest =
+        PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("builtin_drivers.rs");
+    if std::fs::read_to_string(&dest).ok().as_deref() != Some(out.as_str())
+        && let Err(e) = std::fs::write(&dest, out)
+    {
+        panic!("writing {}: {e}", dest.display());
     }
 }

@@ -23,7 +23,8 @@ const STARTS: usize = 1000;
 
 /// Runs the benchmark.
 pub fn run() -> anyhow::Result<()> {
-    let scratch = std::env::temp_dir().join(format!("sched-bench-driver-start-{}", std::process::id()));
+    let scratch =
+        std::env::temp_dir().join(format!("sched-bench-driver-start-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
     let result = measure(&scratch);
@@ -32,7 +33,8 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 fn measure(scratch: &Path) -> anyhow::Result<()> {
-    let component = Path::new(env!("CARGO_MANIFEST_DIR")).join("../drivers/components/raw_exec.wasm");
+    let component =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../drivers/components/raw_exec.wasm");
     let bytes = std::fs::read(&component)
         .with_context(|| format!("reading the raw_exec component {}", component.display()))?;
     let config = |cache: &str| HostConfig {
@@ -43,7 +45,8 @@ fn measure(scratch: &Path) -> anyhow::Result<()> {
     };
 
     // Component load: compiled, then from the cache in a new host.
-    let cold = DriverHost::new(config("cache"))?.load_component("raw_exec", &bytes, "raw_exec.wasm")?;
+    let cold =
+        DriverHost::new(config("cache"))?.load_component("raw_exec", &bytes, "raw_exec.wasm")?;
     if cold.outcome != CacheOutcome::Compiled {
         bail!("the first load was not a compile");
     }
@@ -91,7 +94,12 @@ fn measure(scratch: &Path) -> anyhow::Result<()> {
     figure(BENCH, "start_direct_p99", ms(d99), "ms");
     figure(BENCH, "start_wasm_p50", ms(w50), "ms");
     figure(BENCH, "start_wasm_p99", ms(w99), "ms");
-    figure(BENCH, "start_overhead_p50", ms(w50.saturating_sub(d50)), "ms");
+    figure(
+        BENCH,
+        "start_overhead_p50",
+        ms(w50.saturating_sub(d50)),
+        "ms",
+    );
     Ok(())
 }
 

@@ -10,4 +10,5 @@
 wasmtime::component::bindgen!({
     world: "task-driver",
     path: "../plugins/wit",
+    additional_derives: [PartialEq],
 });

@@ -14,6 +14,7 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -91,7 +92,11 @@ impl ComponentCache {
             source_name: source_name.to_string(),
             message: format!("not a valid WebAssembly component: {}", chain_message(&e)),
         })?;
-        tracing::info!(source = source_name, elapsed_ms = t.elapsed().as_millis() as u64, "compiled driver component");
+        tracing::info!(
+            source = source_name,
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "compiled driver component"
+        );
         match component.serialize() {
             Ok(compiled) => {
                 if let Err(e) = write_atomically(&path, &compiled) {
@@ -121,7 +126,12 @@ fn deserialize_own_file(engine: &Engine, path: &Path) -> wasmtime::Result<Compon
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    let tmp = path.with_extension(format!(
+        "tmp{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.set_permissions(fs::Permissions::from_mode(0o600))?;

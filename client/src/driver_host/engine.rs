@@ -41,12 +41,9 @@ impl EpochTicker {
         let thread = std::thread::Builder::new()
             .name("sched-epoch".into())
             .spawn(move || {
-                loop {
-                    match stopped.recv_timeout(tick) {
-                        Err(RecvTimeoutError::Timeout) => engine.increment_epoch(),
-                        // Dropped sender or an explicit stop.
-                        Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-                    }
+                // Ticks until the sender is dropped (or sends).
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                    engine.increment_epoch();
                 }
             })
             .map_err(|e| DriverError::Host {

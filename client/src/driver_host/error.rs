@@ -151,7 +151,9 @@ impl DriverError {
     pub fn is_sandbox_stop(&self) -> bool {
         matches!(
             self,
-            DriverError::Trap { .. } | DriverError::TimeBudget { .. } | DriverError::MemoryLimit { .. }
+            DriverError::Trap { .. }
+                | DriverError::TimeBudget { .. }
+                | DriverError::MemoryLimit { .. }
         )
     }
 }

@@ -83,7 +83,10 @@ impl StoreState {
     /// Runs `f` with the process capability if granted.
     fn process<R>(
         &mut self,
-        f: impl FnOnce(&dyn super::capabilities::ProcessCapability, &CallContext<'_>) -> Result<R, String>,
+        f: impl FnOnce(
+            &dyn super::capabilities::ProcessCapability,
+            &CallContext<'_>,
+        ) -> Result<R, String>,
     ) -> Result<R, String> {
         self.granted(Capability::Process)?;
         self.host(|caps, cx| f(caps.process.as_ref(), cx))
@@ -92,7 +95,10 @@ impl StoreState {
     /// Runs `f` with the isolated-process capability if granted and provided.
     fn isolated<R>(
         &mut self,
-        f: impl FnOnce(&dyn super::capabilities::IsolatedProcessCapability, &CallContext<'_>) -> Result<R, String>,
+        f: impl FnOnce(
+            &dyn super::capabilities::IsolatedProcessCapability,
+            &CallContext<'_>,
+        ) -> Result<R, String>,
     ) -> Result<R, String> {
         self.granted(Capability::IsolatedProcess)?;
         let driver = Arc::clone(&self.driver);
@@ -105,7 +111,10 @@ impl StoreState {
     /// Runs `f` with the docker capability if granted and provided.
     fn docker<R>(
         &mut self,
-        f: impl FnOnce(&dyn super::capabilities::DockerCapability, &CallContext<'_>) -> Result<R, String>,
+        f: impl FnOnce(
+            &dyn super::capabilities::DockerCapability,
+            &CallContext<'_>,
+        ) -> Result<R, String>,
     ) -> Result<R, String> {
         self.granted(Capability::Docker)?;
         let driver = Arc::clone(&self.driver);
@@ -175,13 +184,24 @@ impl isolated_process::Host for StoreState {
             .unwrap_or(false)
     }
 
-    fn exec(&mut self, pid: u32, argv: Vec<String>, env: Pairs, timeout_ms: u32) -> Result<ExecOutput, String> {
+    fn exec(
+        &mut self,
+        pid: u32,
+        argv: Vec<String>,
+        env: Pairs,
+        timeout_ms: u32,
+    ) -> Result<ExecOutput, String> {
         self.isolated(|p, cx| p.exec(cx, pid, argv, env, timeout_ms))
     }
 }
 
 impl docker::Host for StoreState {
-    fn request(&mut self, method: String, path: String, body: Option<Vec<u8>>) -> Result<docker::Response, String> {
+    fn request(
+        &mut self,
+        method: String,
+        path: String,
+        body: Option<Vec<u8>>,
+    ) -> Result<docker::Response, String> {
         self.docker(|d, cx| d.request(cx, &method, &path, body))
     }
 
@@ -189,7 +209,12 @@ impl docker::Host for StoreState {
         self.docker(|d, cx| d.load_image(cx, &tar_path))
     }
 
-    fn follow_logs(&mut self, container_id: String, stdout_path: String, stderr_path: String) -> Result<(), String> {
+    fn follow_logs(
+        &mut self,
+        container_id: String,
+        stdout_path: String,
+        stderr_path: String,
+    ) -> Result<(), String> {
         self.docker(|d, cx| d.follow_logs(cx, &container_id, &stdout_path, &stderr_path))
     }
 }

@@ -69,8 +69,8 @@ use engine::EpochTicker;
 pub use error::DriverError;
 use error::chain_message;
 use imports::StoreState;
-use limits::{CallClock, LimitHit, Verdict};
 pub use limits::Limits;
+use limits::{CallClock, LimitHit, Verdict};
 
 pub use bindings::sched::driver::types::{
     DriverCapabilities, DriverFingerprint, DriverInfo, ExecOutput, ExitResult, FsIsolation, Health,
@@ -101,7 +101,8 @@ impl Default for HostConfig {
     /// grants, the built-ins, default limits and capabilities.
     fn default() -> Self {
         HostConfig {
-            cache_dir: std::env::temp_dir().join(format!("sched-driver-cache-{}", nix::unistd::geteuid())),
+            cache_dir: std::env::temp_dir()
+                .join(format!("sched-driver-cache-{}", nix::unistd::geteuid())),
             plugin_dir: None,
             grants: Vec::new(),
             builtins: true,
@@ -158,7 +159,14 @@ impl std::fmt::Debug for HostInner {
         f.debug_struct("DriverHost")
             .field("limits", &self.limits)
             .field("grants", &self.grants)
-            .field("drivers", &self.drivers.read().map(|d| d.keys().cloned().collect::<Vec<_>>()).unwrap_or_default())
+            .field(
+                "drivers",
+                &self
+                    .drivers
+                    .read()
+                    .map(|d| d.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -181,8 +189,10 @@ impl DriverHost {
     pub fn new(config: HostConfig) -> Result<Self, DriverError> {
         let engine = engine::new_engine()?;
         let mut linker: Linker<StoreState> = Linker::new(&engine);
-        TaskDriver::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| DriverError::Host {
-            message: format!("linking the host imports: {}", chain_message(&e)),
+        TaskDriver::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| {
+            DriverError::Host {
+                message: format!("linking the host imports: {}", chain_message(&e)),
+            }
         })?;
         let cache = ComponentCache::open(&config.cache_dir, &engine)?;
         let ticker = EpochTicker::start(engine.clone(), config.limits.epoch_tick)?;
@@ -230,7 +240,11 @@ impl DriverHost {
 
     /// The load errors [`DriverHost::new`] logged and skipped.
     pub fn load_failures(&self) -> Vec<String> {
-        self.inner.failures.lock().map(|f| f.clone()).unwrap_or_default()
+        self.inner
+            .failures
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_default()
     }
 
     /// Loads every `*.wasm` in `dir`, each under its file stem. Errors are
@@ -286,26 +300,43 @@ impl DriverHost {
     /// against the `task-driver` world: every import must be one the host
     /// provides, with the right types, and the `driver` export must be there
     /// with every function.
-    pub fn load_component(&self, name: &str, bytes: &[u8], source_name: &str) -> Result<Loaded, DriverError> {
+    pub fn load_component(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        source_name: &str,
+    ) -> Result<Loaded, DriverError> {
         let started = Instant::now();
         let load_err = |message: String| DriverError::Load {
             source_name: source_name.to_string(),
             message,
         };
-        let (component, outcome) = self.inner.cache.load(&self.inner.engine, bytes, source_name)?;
-        let pre = self
+        let (component, outcome) = self
             .inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| load_err(format!("its imports do not match the sched:driver@0.1.0 task-driver world: {}", chain_message(&e))))?;
-        let pre = TaskDriverPre::new(pre)
-            .map_err(|e| load_err(format!("its exports do not match the sched:driver@0.1.0 task-driver world: {}", chain_message(&e))))?;
+            .cache
+            .load(&self.inner.engine, bytes, source_name)?;
+        let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
+            load_err(format!(
+                "its imports do not match the sched:driver@0.1.0 task-driver world: {}",
+                chain_message(&e)
+            ))
+        })?;
+        let pre = TaskDriverPre::new(pre).map_err(|e| {
+            load_err(format!(
+                "its exports do not match the sched:driver@0.1.0 task-driver world: {}",
+                chain_message(&e)
+            ))
+        })?;
         let grant = self
             .inner
             .grants
             .get(name)
             .cloned()
-            .or_else(|| builtin::is_builtin(name).then(|| DriverGrant::builtin(name).map(Arc::new)).flatten())
+            .or_else(|| {
+                builtin::is_builtin(name)
+                    .then(|| DriverGrant::builtin(name).map(Arc::new))
+                    .flatten()
+            })
             .unwrap_or_else(|| Arc::new(DriverGrant::none(name)));
         let elapsed = started.elapsed();
         tracing::info!(
@@ -418,12 +449,16 @@ impl DriverHandle {
 
     /// JSON schema of the task `config` block.
     pub fn config_schema(&self) -> Result<String, DriverError> {
-        self.call("config-schema", None, Duration::ZERO, |s, g| g.call_config_schema(s).map(Ok))
+        self.call("config-schema", None, Duration::ZERO, |s, g| {
+            g.call_config_schema(s).map(Ok)
+        })
     }
 
     /// Whether the driver works on this node, and its node attributes.
     pub fn fingerprint(&self) -> Result<DriverFingerprint, DriverError> {
-        self.call("fingerprint", None, Duration::ZERO, |s, g| g.call_fingerprint(s).map(Ok))
+        self.call("fingerprint", None, Duration::ZERO, |s, g| {
+            g.call_fingerprint(s).map(Ok)
+        })
     }
 
     /// Starts a task; returns the handle to persist.
@@ -433,13 +468,20 @@ impl DriverHandle {
         {
             t.insert(config.id.clone(), config.trace_id.clone());
         }
-        self.call("start-task", Some(config.trace_id.clone()), Duration::ZERO, |s, g| {
-            g.call_start_task(s, config)
-        })
+        self.call(
+            "start-task",
+            Some(config.trace_id.clone()),
+            Duration::ZERO,
+            |s, g| g.call_start_task(s, config),
+        )
     }
 
     /// Waits up to `timeout` for the task to exit; `None` if it still runs.
-    pub fn wait_task(&self, handle: &TaskHandle, timeout: Duration) -> Result<Option<ExitResult>, DriverError> {
+    pub fn wait_task(
+        &self,
+        handle: &TaskHandle,
+        timeout: Duration,
+    ) -> Result<Option<ExitResult>, DriverError> {
         self.call("wait-task", self.trace_of(handle), timeout, |s, g| {
             g.call_wait_task(s, handle, millis(timeout))
         })
@@ -447,7 +489,12 @@ impl DriverHandle {
 
     /// Sends `signal` (the driver's default, SIGTERM, if `None`), waits up to
     /// `timeout`, then kills.
-    pub fn stop_task(&self, handle: &TaskHandle, timeout: Duration, signal: Option<&str>) -> Result<(), DriverError> {
+    pub fn stop_task(
+        &self,
+        handle: &TaskHandle,
+        timeout: Duration,
+        signal: Option<&str>,
+    ) -> Result<(), DriverError> {
         self.call("stop-task", self.trace_of(handle), timeout, |s, g| {
             g.call_stop_task(s, handle, millis(timeout), signal)
         })
@@ -455,9 +502,12 @@ impl DriverHandle {
 
     /// Frees what the task held; `force` kills it first if it still runs.
     pub fn destroy_task(&self, handle: &TaskHandle, force: bool) -> Result<(), DriverError> {
-        let r = self.call("destroy-task", self.trace_of(handle), Duration::ZERO, |s, g| {
-            g.call_destroy_task(s, handle, force)
-        });
+        let r = self.call(
+            "destroy-task",
+            self.trace_of(handle),
+            Duration::ZERO,
+            |s, g| g.call_destroy_task(s, handle, force),
+        );
         if r.is_ok()
             && let Ok(mut t) = self.host.traces.lock()
         {
@@ -468,20 +518,31 @@ impl DriverHandle {
 
     /// The task's state, exit and attributes.
     pub fn inspect_task(&self, handle: &TaskHandle) -> Result<TaskStatus, DriverError> {
-        self.call("inspect-task", self.trace_of(handle), Duration::ZERO, |s, g| {
-            g.call_inspect_task(s, handle)
-        })
+        self.call(
+            "inspect-task",
+            self.trace_of(handle),
+            Duration::ZERO,
+            |s, g| g.call_inspect_task(s, handle),
+        )
     }
 
     /// Sends a signal (by name) to the task.
     pub fn signal_task(&self, handle: &TaskHandle, signal: &str) -> Result<(), DriverError> {
-        self.call("signal-task", self.trace_of(handle), Duration::ZERO, |s, g| {
-            g.call_signal_task(s, handle, signal)
-        })
+        self.call(
+            "signal-task",
+            self.trace_of(handle),
+            Duration::ZERO,
+            |s, g| g.call_signal_task(s, handle, signal),
+        )
     }
 
     /// Runs a command in the task's context, for at most `timeout`.
-    pub fn exec_task(&self, handle: &TaskHandle, argv: &[String], timeout: Duration) -> Result<ExecOutput, DriverError> {
+    pub fn exec_task(
+        &self,
+        handle: &TaskHandle,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<ExecOutput, DriverError> {
         self.call("exec-task", self.trace_of(handle), timeout, |s, g| {
             g.call_exec_task(s, handle, argv, millis(timeout))
         })
@@ -489,21 +550,31 @@ impl DriverHandle {
 
     /// The task's resource usage now.
     pub fn task_stats(&self, handle: &TaskHandle) -> Result<TaskUsage, DriverError> {
-        self.call("task-stats", self.trace_of(handle), Duration::ZERO, |s, g| {
-            g.call_task_stats(s, handle)
-        })
+        self.call(
+            "task-stats",
+            self.trace_of(handle),
+            Duration::ZERO,
+            |s, g| g.call_task_stats(s, handle),
+        )
     }
 
     /// Re-attaches to a task after the client restarted; `NotFound` if it is
     /// gone.
     pub fn recover_task(&self, handle: &TaskHandle) -> Result<(), DriverError> {
-        self.call("recover-task", self.trace_of(handle), Duration::ZERO, |s, g| {
-            g.call_recover_task(s, handle)
-        })
+        self.call(
+            "recover-task",
+            self.trace_of(handle),
+            Duration::ZERO,
+            |s, g| g.call_recover_task(s, handle),
+        )
     }
 
     fn trace_of(&self, handle: &TaskHandle) -> Option<String> {
-        self.host.traces.lock().ok().and_then(|t| t.get(&handle.id).cloned())
+        self.host
+            .traces
+            .lock()
+            .ok()
+            .and_then(|t| t.get(&handle.id).cloned())
     }
 
     /// Runs one export in a fresh store, under the sandbox limits.
@@ -548,11 +619,15 @@ impl DriverHandle {
         let elapsed_us = started.elapsed().as_micros() as u64;
         let trace_id = store.data().trace_id.as_deref().unwrap_or("");
         match &result {
-            Ok(_) => tracing::debug!(driver = %self.driver.name, call, trace_id, elapsed_us, "driver call"),
+            Ok(_) => {
+                tracing::debug!(driver = %self.driver.name, call, trace_id, elapsed_us, "driver call")
+            }
             Err(e) if e.is_sandbox_stop() => {
                 tracing::warn!(driver = %self.driver.name, call, trace_id, elapsed_us, error = %e, "driver call stopped by the sandbox")
             }
-            Err(e) => tracing::debug!(driver = %self.driver.name, call, trace_id, elapsed_us, error = %e, "driver call failed"),
+            Err(e) => {
+                tracing::debug!(driver = %self.driver.name, call, trace_id, elapsed_us, error = %e, "driver call failed")
+            }
         }
         result
     }
@@ -568,10 +643,16 @@ impl DriverHandle {
         match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(match e {
-                WitDriverError::InvalidConfig(message) => DriverError::InvalidConfig { driver, message },
+                WitDriverError::InvalidConfig(message) => {
+                    DriverError::InvalidConfig { driver, message }
+                }
                 WitDriverError::NotFound(message) => DriverError::NotFound { driver, message },
-                WitDriverError::CapabilityDenied(message) => DriverError::CapabilityDenied { driver, message },
-                WitDriverError::Unsupported(message) => DriverError::Unsupported { driver, message },
+                WitDriverError::CapabilityDenied(message) => {
+                    DriverError::CapabilityDenied { driver, message }
+                }
+                WitDriverError::Unsupported(message) => {
+                    DriverError::Unsupported { driver, message }
+                }
                 WitDriverError::Failed(message) => match state.denied {
                     Some(cap) => DriverError::Denied {
                         driver,
@@ -588,7 +669,12 @@ impl DriverHandle {
 
     /// Explains a trap: a time or memory limit, a refused capability, or the
     /// guest's own fault.
-    fn trap_error(&self, call: &'static str, state: &StoreState, trap: &wasmtime::Error) -> DriverError {
+    fn trap_error(
+        &self,
+        call: &'static str,
+        state: &StoreState,
+        trap: &wasmtime::Error,
+    ) -> DriverError {
         let driver = self.driver.name.to_string();
         if let Some(LimitHit::GuestTime | LimitHit::WallTime) = state.stopped {
             return DriverError::TimeBudget {
@@ -628,7 +714,11 @@ impl DriverHandle {
                 capability: cap.to_string(),
                 message: format!("then trapped: {message}"),
             },
-            None => DriverError::Trap { driver, call, message },
+            None => DriverError::Trap {
+                driver,
+                call,
+                message,
+            },
         }
     }
 }

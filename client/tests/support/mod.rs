@@ -36,7 +36,9 @@ pub fn component(bodies: &[(&str, &str)]) -> Vec<u8> {
     let mut text = wasmprinter::print_bytes(&dummy).unwrap();
     for (export, body) in bodies {
         let name = format!("\"sched:driver/driver@0.1.0#{export}\"");
-        let at = text.find(&format!("(export {name} (func ")).unwrap_or_else(|| panic!("no export {export}"));
+        let at = text
+            .find(&format!("(export {name} (func "))
+            .unwrap_or_else(|| panic!("no export {export}"));
         let rest = &text[at + name.len() + 15..];
         let index: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
         let header = format!("(func (;{index};)");
@@ -46,8 +48,13 @@ pub fn component(bodies: &[(&str, &str)]) -> Vec<u8> {
         text.replace_range(body_at..body_at + "unreachable".len(), &body);
     }
     let mut module = wat::parse_str(&text).unwrap();
-    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8)
-        .unwrap();
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
     wit_component::ComponentEncoder::default()
         .module(&module)
         .unwrap()
@@ -63,8 +70,14 @@ fn resolve_imports(text: &str, body: &str) -> String {
         let close = out[open..].find('}').unwrap() + open;
         let (iface, func) = out[open + 1..close].split_once('.').unwrap();
         let import = format!("(import \"sched:driver/{iface}@0.1.0\" \"{func}\" (func (;");
-        let at = text.find(&import).unwrap_or_else(|| panic!("no import {iface}.{func}")) + import.len();
-        let index: String = text[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        let at = text
+            .find(&import)
+            .unwrap_or_else(|| panic!("no import {iface}.{func}"))
+            + import.len();
+        let index: String = text[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
         out.replace_range(open..=close, &index);
     }
     out

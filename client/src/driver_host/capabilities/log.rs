@@ -17,7 +17,13 @@ const MAX_LEN: usize = 8 * 1024;
 pub struct TracingLog;
 
 impl LogCapability for TracingLog {
-    fn log(&self, cx: &CallContext<'_>, level: LogLevel, message: &str, fields: &[(String, String)]) {
+    fn log(
+        &self,
+        cx: &CallContext<'_>,
+        level: LogLevel,
+        message: &str,
+        fields: &[(String, String)],
+    ) {
         let message = truncate(message);
         let joined = fields
             .iter()

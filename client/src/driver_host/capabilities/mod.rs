@@ -115,7 +115,10 @@ pub struct DriverGrant {
 
 impl DriverGrant {
     /// A grant of `capabilities` with an empty config.
-    pub fn new(name: impl Into<String>, capabilities: impl IntoIterator<Item = Capability>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        capabilities: impl IntoIterator<Item = Capability>,
+    ) -> Self {
         DriverGrant {
             name: name.into(),
             capabilities: capabilities.into_iter().collect(),
@@ -165,7 +168,12 @@ pub trait ProcessCapability: Send + Sync + fmt::Debug {
     /// Starts a process; returns its pid.
     fn spawn(&self, cx: &CallContext<'_>, spec: SpawnSpec) -> Result<u32, String>;
     /// Waits up to `timeout_ms` (capped by the implementation) for it to exit.
-    fn wait(&self, cx: &CallContext<'_>, pid: u32, timeout_ms: u32) -> Result<Option<ExitResult>, String>;
+    fn wait(
+        &self,
+        cx: &CallContext<'_>,
+        pid: u32,
+        timeout_ms: u32,
+    ) -> Result<Option<ExitResult>, String>;
     /// Sends a signal, by name, to its process group.
     fn signal(&self, cx: &CallContext<'_>, pid: u32, signal: &str) -> Result<(), String>;
     /// Kills its whole process tree.
@@ -175,7 +183,12 @@ pub trait ProcessCapability: Send + Sync + fmt::Debug {
     /// Whether `pid` is still the process started at `started_at` (unix ns).
     fn is_alive(&self, cx: &CallContext<'_>, pid: u32, started_at: u64) -> bool;
     /// Runs a command to completion within `timeout_ms`, capturing its output.
-    fn run(&self, cx: &CallContext<'_>, spec: SpawnSpec, timeout_ms: u32) -> Result<ExecOutput, String>;
+    fn run(
+        &self,
+        cx: &CallContext<'_>,
+        spec: SpawnSpec,
+        timeout_ms: u32,
+    ) -> Result<ExecOutput, String>;
 }
 
 /// `isolated-process`: processes in fresh namespaces with a chroot and cgroup
@@ -183,9 +196,19 @@ pub trait ProcessCapability: Send + Sync + fmt::Debug {
 pub trait IsolatedProcessCapability: Send + Sync + fmt::Debug {
     /// Starts the process in its sandbox; returns its pid in the host's pid
     /// namespace.
-    fn spawn(&self, cx: &CallContext<'_>, spec: SpawnSpec, sandbox: SandboxSpec) -> Result<u32, String>;
+    fn spawn(
+        &self,
+        cx: &CallContext<'_>,
+        spec: SpawnSpec,
+        sandbox: SandboxSpec,
+    ) -> Result<u32, String>;
     /// Waits up to `timeout_ms` (capped by the implementation) for it to exit.
-    fn wait(&self, cx: &CallContext<'_>, pid: u32, timeout_ms: u32) -> Result<Option<ExitResult>, String>;
+    fn wait(
+        &self,
+        cx: &CallContext<'_>,
+        pid: u32,
+        timeout_ms: u32,
+    ) -> Result<Option<ExitResult>, String>;
     /// Sends a signal, by name.
     fn signal(&self, cx: &CallContext<'_>, pid: u32, signal: &str) -> Result<(), String>;
     /// Kills every process in the sandbox and removes its cgroup.
@@ -230,7 +253,13 @@ pub trait DockerCapability: Send + Sync + fmt::Debug {
 /// `log`: the driver's structured logs.
 pub trait LogCapability: Send + Sync + fmt::Debug {
     /// Records one line.
-    fn log(&self, cx: &CallContext<'_>, level: LogLevel, message: &str, fields: &[(String, String)]);
+    fn log(
+        &self,
+        cx: &CallContext<'_>,
+        level: LogLevel,
+        message: &str,
+        fields: &[(String, String)],
+    );
 }
 
 /// `clock`: the time. Every driver has it (reading the time reveals nothing).
@@ -303,7 +332,10 @@ mod tests {
         for c in Capability::ALL {
             assert_eq!(c.name().parse::<Capability>(), Ok(c));
         }
-        assert_eq!("isolated_process".parse::<Capability>(), Ok(Capability::IsolatedProcess));
+        assert_eq!(
+            "isolated_process".parse::<Capability>(),
+            Ok(Capability::IsolatedProcess)
+        );
         assert!("network".parse::<Capability>().is_err());
     }
 

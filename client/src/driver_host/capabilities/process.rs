@@ -155,9 +155,12 @@ impl ProcessCapability for HostProcesses {
         cmd.stdin(Stdio::null())
             .stdout(append_to(&spec.stdout_path)?)
             .stderr(append_to(&spec.stderr_path)?);
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("spawning {:?}: {e}", spec.argv.first().map_or("", |s| s.as_str())))?;
+        let child = cmd.spawn().map_err(|e| {
+            format!(
+                "spawning {:?}: {e}",
+                spec.argv.first().map_or("", |s| s.as_str())
+            )
+        })?;
         let pid = child.id();
         tracing::debug!(
             driver = cx.driver,
@@ -178,7 +181,12 @@ impl ProcessCapability for HostProcesses {
         Ok(pid)
     }
 
-    fn wait(&self, cx: &CallContext<'_>, pid: u32, timeout_ms: u32) -> Result<Option<ExitResult>, String> {
+    fn wait(
+        &self,
+        cx: &CallContext<'_>,
+        pid: u32,
+        timeout_ms: u32,
+    ) -> Result<Option<ExitResult>, String> {
         let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms)).min(MAX_WAIT);
         let mut pause = Duration::from_millis(1);
         loop {
@@ -239,7 +247,11 @@ impl ProcessCapability for HostProcesses {
         if start.abs_diff(started_at) > START_TOLERANCE_NS {
             return false;
         }
-        tracing::info!(driver = cx.driver, pid, "adopted a running process after recovery");
+        tracing::info!(
+            driver = cx.driver,
+            pid,
+            "adopted a running process after recovery"
+        );
         self.insert(
             pid,
             Entry {
@@ -252,15 +264,30 @@ impl ProcessCapability for HostProcesses {
         true
     }
 
-    fn run(&self, cx: &CallContext<'_>, spec: SpawnSpec, timeout_ms: u32) -> Result<ExecOutput, String> {
+    fn run(
+        &self,
+        cx: &CallContext<'_>,
+        spec: SpawnSpec,
+        timeout_ms: u32,
+    ) -> Result<ExecOutput, String> {
         let timeout = Duration::from_millis(u64::from(timeout_ms)).min(MAX_RUN);
         let mut cmd = command(&spec)?;
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("running {:?}: {e}", spec.argv.first().map_or("", |s| s.as_str())))?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| {
+            format!(
+                "running {:?}: {e}",
+                spec.argv.first().map_or("", |s| s.as_str())
+            )
+        })?;
         let pid = child.id();
-        tracing::debug!(driver = cx.driver, trace_id = cx.trace_id.unwrap_or(""), pid, "running command");
+        tracing::debug!(
+            driver = cx.driver,
+            trace_id = cx.trace_id.unwrap_or(""),
+            pid,
+            "running command"
+        );
         let out = child.stdout.take().map(capture);
         let err = child.stderr.take().map(capture);
         let deadline = Instant::now() + timeout;
@@ -275,7 +302,9 @@ impl ProcessCapability for HostProcesses {
             if now >= deadline {
                 // Timed out: kill the group, then reap.
                 let _ = send_group(pid, Signal::SIGKILL);
-                break child.wait().map_err(|e| format!("waiting for pid {pid}: {e}"))?;
+                break child
+                    .wait()
+                    .map_err(|e| format!("waiting for pid {pid}: {e}"))?;
             }
             std::thread::sleep(pause.min(deadline - now));
             pause = (pause * 2).min(Duration::from_millis(20));
@@ -333,13 +362,21 @@ fn command(spec: &SpawnSpec) -> Result<Command, String> {
 /// Resolves `argv0` the way a shell would, with the spec's PATH: a name with
 /// a slash is taken as a path (relative to `cwd`), any other is looked up in
 /// PATH.
-pub fn resolve_program(argv0: &str, env: &[(String, String)], cwd: &Path) -> Result<PathBuf, String> {
+pub fn resolve_program(
+    argv0: &str,
+    env: &[(String, String)],
+    cwd: &Path,
+) -> Result<PathBuf, String> {
     if argv0.is_empty() {
         return Err("argv[0] is empty".to_string());
     }
     if argv0.contains('/') {
         let p = Path::new(argv0);
-        return Ok(if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) });
+        return Ok(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            cwd.join(p)
+        });
     }
     let path = env
         .iter()
@@ -347,8 +384,16 @@ pub fn resolve_program(argv0: &str, env: &[(String, String)], cwd: &Path) -> Res
         .find(|(k, _)| k == "PATH")
         .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
     for dir in path.split(':') {
-        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(dir) };
-        let dir = if dir.is_absolute() { dir.to_path_buf() } else { cwd.join(dir) };
+        let dir = if dir.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(dir)
+        };
+        let dir = if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            cwd.join(dir)
+        };
         let candidate = dir.join(argv0);
         if is_executable(&candidate) {
             return Ok(candidate);
@@ -382,8 +427,13 @@ pub fn parse_signal(name: &str) -> Result<Signal, String> {
         return Signal::try_from(n).map_err(|_| format!("unknown signal {name:?}"));
     }
     let upper = s.to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
-    full.parse::<Signal>().map_err(|_| format!("unknown signal {name:?}"))
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    full.parse::<Signal>()
+        .map_err(|_| format!("unknown signal {name:?}"))
 }
 
 /// Signals a process group; a group that is gone is not an error.
@@ -445,7 +495,9 @@ fn poll_foreign(pid: u32, start_ticks: Option<u64>) -> Result<Option<ExitResult>
         Err(e) => return Err(format!("waiting for pid {pid}: {e}")),
     }
     let alive = proc_stat(pid).is_some_and(|s| {
-        s.state != 'Z' && s.state != 'X' && (start_ticks.is_none() || Some(s.start_ticks) == start_ticks)
+        s.state != 'Z'
+            && s.state != 'X'
+            && (start_ticks.is_none() || Some(s.start_ticks) == start_ticks)
     });
     Ok(if alive {
         None
@@ -481,7 +533,11 @@ fn parse_stat(text: &str) -> Option<ProcStat> {
     let rest = &text[text.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     let num = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok());
-    let signed = |i: usize| f.get(i).and_then(|s| s.parse::<i64>().ok()).map(|v| v.max(0) as u64);
+    let signed = |i: usize| {
+        f.get(i)
+            .and_then(|s| s.parse::<i64>().ok())
+            .map(|v| v.max(0) as u64)
+    };
     Some(ProcStat {
         state: f.first()?.chars().next()?,
         ppid: u32::try_from(num(1)?).ok()?,
@@ -570,7 +626,8 @@ fn tree_usage(root: u32) -> TaskUsage {
     }
     TaskUsage {
         timestamp: unix_nanos(SystemTime::now()),
-        cpu_total_ns: u64::try_from(u128::from(ticks) * 1_000_000_000 / u128::from(hz)).unwrap_or(u64::MAX),
+        cpu_total_ns: u64::try_from(u128::from(ticks) * 1_000_000_000 / u128::from(hz))
+            .unwrap_or(u64::MAX),
         memory_rss: pages.saturating_mul(page),
         memory_usage: 0,
         pids: u32::try_from(members.len()).unwrap_or(u32::MAX),
@@ -616,7 +673,10 @@ mod tests {
     fn spec(argv: &[&str], dir: &Path) -> SpawnSpec {
         SpawnSpec {
             argv: argv.iter().map(|s| s.to_string()).collect(),
-            env: vec![("PATH".into(), "/usr/bin:/bin".into()), ("GREETING".into(), "hi".into())],
+            env: vec![
+                ("PATH".into(), "/usr/bin:/bin".into()),
+                ("GREETING".into(), "hi".into()),
+            ],
             cwd: dir.display().to_string(),
             user: None,
             stdout_path: dir.join("out").display().to_string(),
@@ -635,7 +695,17 @@ mod tests {
     fn parses_stat_with_odd_command_names() {
         let line = "1234 (a (b) c) S 1 1234 1234 0 -1 4194304 100 0 0 0 7 3 0 0 20 0 1 0 5555 1000000 250 18446744073709551615";
         let s = parse_stat(line).unwrap();
-        assert_eq!((s.state, s.ppid, s.pgrp, s.cpu_ticks, s.start_ticks, s.rss_pages), ('S', 1, 1234, 10, 5555, 250));
+        assert_eq!(
+            (
+                s.state,
+                s.ppid,
+                s.pgrp,
+                s.cpu_ticks,
+                s.start_ticks,
+                s.rss_pages
+            ),
+            ('S', 1, 1234, 10, 5555, 250)
+        );
     }
 
     #[test]
@@ -649,9 +719,15 @@ mod tests {
     #[test]
     fn resolves_programs_with_the_specs_path() {
         let env = vec![("PATH".to_string(), "/nonexistent:/bin".to_string())];
-        assert_eq!(resolve_program("sh", &env, Path::new("/")).unwrap(), PathBuf::from("/bin/sh"));
+        assert_eq!(
+            resolve_program("sh", &env, Path::new("/")).unwrap(),
+            PathBuf::from("/bin/sh")
+        );
         assert!(resolve_program("no-such-program-here", &env, Path::new("/")).is_err());
-        assert_eq!(resolve_program("./x", &env, Path::new("/tmp")).unwrap(), PathBuf::from("/tmp/./x"));
+        assert_eq!(
+            resolve_program("./x", &env, Path::new("/tmp")).unwrap(),
+            PathBuf::from("/tmp/./x")
+        );
     }
 
     #[test]
@@ -659,7 +735,13 @@ mod tests {
         let d = tmpdir("spawn");
         let p = HostProcesses::new();
         let pid = p
-            .spawn(&cx(), spec(&["sh", "-c", "echo $GREETING $HOME; echo oops >&2; exit 3"], &d))
+            .spawn(
+                &cx(),
+                spec(
+                    &["sh", "-c", "echo $GREETING $HOME; echo oops >&2; exit 3"],
+                    &d,
+                ),
+            )
             .unwrap();
         let mut exit = None;
         for _ in 0..20 {
@@ -682,7 +764,10 @@ mod tests {
         let pid = p.spawn(&cx(), spec(&["sleep", "30"], &d)).unwrap();
         assert!(p.wait(&cx(), pid, 10).unwrap().is_none());
         assert!(p.usage(&cx(), pid).unwrap().pids >= 1);
-        let other = CallContext { driver: "other", ..cx() };
+        let other = CallContext {
+            driver: "other",
+            ..cx()
+        };
         assert!(p.signal(&other, pid, "SIGTERM").is_err());
         assert!(!p.is_alive(&other, pid, 0));
         p.signal(&cx(), pid, "SIGTERM").unwrap();
@@ -696,8 +781,21 @@ mod tests {
     fn run_captures_output_and_kills_on_timeout() {
         let d = tmpdir("run");
         let p = HostProcesses::new();
-        let out = p.run(&cx(), spec(&["sh", "-c", "echo out; echo err >&2"], &d), 5000).unwrap();
-        assert_eq!((out.stdout.as_slice(), out.stderr.as_slice(), out.exit.exit_code), (&b"out\n"[..], &b"err\n"[..], 0));
+        let out = p
+            .run(
+                &cx(),
+                spec(&["sh", "-c", "echo out; echo err >&2"], &d),
+                5000,
+            )
+            .unwrap();
+        assert_eq!(
+            (
+                out.stdout.as_slice(),
+                out.stderr.as_slice(),
+                out.exit.exit_code
+            ),
+            (&b"out\n"[..], &b"err\n"[..], 0)
+        );
         let t = Instant::now();
         let out = p.run(&cx(), spec(&["sleep", "30"], &d), 100).unwrap();
         assert_eq!(out.exit.signal, 9);
