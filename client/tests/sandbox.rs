@@ -19,9 +19,10 @@ fn scratch(label: &str) -> std::path::PathBuf {
     d
 }
 
-fn host(label: &str, grants: Vec<DriverGrant>, limits: Limits) -> DriverHost {
+/// A host without built-ins; `_label` names the test in failures.
+fn host(_label: &str, grants: Vec<DriverGrant>, limits: Limits) -> DriverHost {
     DriverHost::new(HostConfig {
-        cache_dir: scratch(label).join("cache"),
+        cache_dir: support::shared_cache(),
         plugin_dir: None,
         grants,
         builtins: false,

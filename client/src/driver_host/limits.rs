@@ -2,8 +2,8 @@
 //!
 //! This module owns the numbers (memory per store, tables, instances, the
 //! guest time budget per call, the epoch tick) and the two mechanisms that
-//! enforce them in a store: [`SandboxLimiter`] (a wasmtime
-//! [`ResourceLimiter`]) and [`CallClock`] (the epoch-deadline bookkeeping that
+//! enforce them in a store: `SandboxLimiter` (a wasmtime
+//! [`ResourceLimiter`]) and `CallClock` (the epoch-deadline bookkeeping that
 //! tells guest time from time spent in host calls). It does not create stores
 //! or engines; [`super::DriverHost`] does, with these values.
 //!

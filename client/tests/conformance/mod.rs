@@ -104,7 +104,7 @@ pub fn scratch(label: &str) -> PathBuf {
 /// cache).
 pub fn host(suite: &Suite, _cache: &Path) -> DriverHost {
     let host = DriverHost::new(HostConfig {
-        cache_dir: std::env::temp_dir().join("sched-conformance-cache"),
+        cache_dir: std::env::temp_dir().join("sched-test-driver-cache"),
         plugin_dir: None,
         grants: vec![suite.grant.clone()],
         builtins: suite.component.is_none(),

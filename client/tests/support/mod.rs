@@ -19,6 +19,13 @@ pub const HOG: &str = "(loop $grow (drop (memory.grow (i32.const 16))) (br $grow
 /// An export body that asks the process capability about pid 1, then traps.
 pub const SNEAKY: &str = "(drop (call {process.is-alive} (i32.const 1) (i64.const 0))) unreachable";
 
+/// One compiled-component cache for every test of every test binary, so
+/// each component is compiled once per machine (tests of the cache itself
+/// use their own).
+pub fn shared_cache() -> PathBuf {
+    std::env::temp_dir().join("sched-test-driver-cache")
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

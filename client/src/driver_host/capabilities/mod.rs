@@ -14,7 +14,7 @@
 //! A [`CapabilitySet`] holds one implementation of each (isolated-process and
 //! Docker are optional until a client provides them); a [`DriverGrant`] says
 //! which of them one driver may use. The grant is checked by the host before
-//! any implementation runs ([`super::imports`]), so implementations only see
+//! any implementation runs (in the host's `imports` module), so implementations only see
 //! calls from drivers that were granted them, each with a [`CallContext`]
 //! naming the driver and the task's trace id.
 //!
