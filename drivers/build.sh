@@ -10,7 +10,8 @@
 # lld-16 for wasm-ld; installed with apt-get when missing. The core modules
 # are turned into components by drivers/componentize (wit-component 0.254),
 # built with the ordinary host toolchain (`cargo` on PATH, or $HOST_CARGO).
-# Intermediate files stay in drivers/target (ignored by git).
+# Intermediate files stay in drivers/target (ignored by git). Set
+# CARGO_BUILD_JOBS to limit the parallel compile jobs.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,6 +45,13 @@ ensure_toolchain
     --target-dir "$here/target/componentize"
 componentize="$here/target/componentize/release/sched-componentize"
 
+# Stamps are taken before compiling, so an edit during the build leaves the
+# component stale rather than stamped with sources it was not built from.
+declare -A stamps
+for name in "${names[@]}"; do
+    stamps[$name]=$(guest_stamp "$name")
+done
+
 # The guests' core modules, in one cargo run.
 packages=()
 for name in "${names[@]}"; do
@@ -66,5 +74,5 @@ for name in "${names[@]}"; do
     pkg=$(sed -n 's/^name = "\(.*\)"/\1/p' "$(guest_root)/$dir/Cargo.toml" | head -n1)
     core="$here/target/wasm/wasm32-unknown-unknown/release/${pkg//-/_}.wasm"
     "$componentize" "$core" "$here/components/$name.wasm"
-    guest_stamp "$name" > "$here/components/$name.stamp"
+    echo "${stamps[$name]}" > "$here/components/$name.stamp"
 done

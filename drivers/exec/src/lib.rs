@@ -190,6 +190,28 @@ pub fn spawn_spec(cfg: &ExecConfig, task: &TaskConfig) -> process::SpawnSpec {
     }
 }
 
+/// Whether the task has exited, waiting up to `timeout_ms`. A pid that is
+/// not the host's child (after a client restart) cannot be waited for, so
+/// its liveness is polled on the clock instead.
+fn wait_exit(state: &ExecState, timeout_ms: u32) -> Result<bool, DriverError> {
+    match isolated::wait(state.pid, timeout_ms) {
+        Ok(exit) => Ok(exit.is_some()),
+        Err(DriverError::CapabilityDenied(m)) => Err(DriverError::CapabilityDenied(m)),
+        Err(_) => {
+            let deadline = clock::now().saturating_add(u64::from(timeout_ms) * 1_000_000);
+            loop {
+                if !isolated::is_alive(state.pid, state.started_at) {
+                    return Ok(true);
+                }
+                if clock::now() >= deadline {
+                    return Ok(false);
+                }
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
 fn state_of(h: &TaskHandle) -> Result<ExecState, DriverError> {
     handle::decode(h, NAME, STATE_VERSION)
 }
@@ -255,19 +277,21 @@ impl Driver for Exec {
         signal: Option<String>,
     ) -> Result<(), DriverError> {
         let state = state_of(&h)?;
-        if isolated::wait(state.pid, 0)?.is_some() {
+        if wait_exit(&state, 0)? {
             return Ok(());
         }
         let signal = signal
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "SIGTERM".to_string());
         if let Err(e) = isolated::signal(state.pid, &signal) {
-            if isolated::wait(state.pid, 0)?.is_some() {
-                return Ok(());
-            }
-            return Err(e);
+            // It may have exited between the two calls.
+            return if wait_exit(&state, 0)? {
+                Ok(())
+            } else {
+                Err(e)
+            };
         }
-        if isolated::wait(state.pid, timeout_ms)?.is_none() {
+        if !wait_exit(&state, timeout_ms)? {
             isolated::kill_tree(state.pid)?;
             let _ = isolated::wait(state.pid, REAP_MS);
         }

@@ -86,6 +86,28 @@ pub fn exec_spec(state: &RawExecState, argv: Vec<String>) -> process::SpawnSpec 
     }
 }
 
+/// Whether the task has exited, waiting up to `timeout_ms`. A pid that is
+/// not the host's child (after a client restart) cannot be waited for, so
+/// its liveness is polled on the clock instead.
+fn wait_exit(state: &RawExecState, timeout_ms: u32) -> Result<bool, DriverError> {
+    match process::wait(state.pid, timeout_ms) {
+        Ok(exit) => Ok(exit.is_some()),
+        Err(DriverError::CapabilityDenied(m)) => Err(DriverError::CapabilityDenied(m)),
+        Err(_) => {
+            let deadline = clock::now().saturating_add(u64::from(timeout_ms) * 1_000_000);
+            loop {
+                if !process::is_alive(state.pid, state.started_at) {
+                    return Ok(true);
+                }
+                if clock::now() >= deadline {
+                    return Ok(false);
+                }
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
 fn state_of(h: &TaskHandle) -> Result<RawExecState, DriverError> {
     handle::decode(h, NAME, STATE_VERSION)
 }
@@ -148,7 +170,7 @@ impl Driver for RawExec {
         signal: Option<String>,
     ) -> Result<(), DriverError> {
         let state = state_of(&h)?;
-        if process::wait(state.pid, 0)?.is_some() {
+        if wait_exit(&state, 0)? {
             return Ok(());
         }
         let signal = signal
@@ -156,12 +178,13 @@ impl Driver for RawExec {
             .unwrap_or_else(|| "SIGTERM".to_string());
         if let Err(e) = process::signal(state.pid, &signal) {
             // It may have exited between the two calls.
-            if process::wait(state.pid, 0)?.is_some() {
-                return Ok(());
-            }
-            return Err(e);
+            return if wait_exit(&state, 0)? {
+                Ok(())
+            } else {
+                Err(e)
+            };
         }
-        if process::wait(state.pid, timeout_ms)?.is_none() {
+        if !wait_exit(&state, timeout_ms)? {
             process::kill_tree(state.pid)?;
             let _ = process::wait(state.pid, REAP_MS);
         }
