@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use sched_client::driver_host::capabilities::{
-    CallContext, IsolatedProcessCapability, SandboxSpec, SpawnSpec,
+    CallContext, IsolatedProcessProvider, SandboxSpec, SpawnSpec,
 };
 use sched_client::driver_host::{
     Capability, CapabilitySet, DriverError, DriverGrant, DriverHost, ExecOutput, ExitResult,
@@ -146,7 +146,7 @@ struct FakeIsolation {
     spawned: Mutex<Vec<(String, Vec<String>, String)>>,
 }
 
-impl IsolatedProcessCapability for FakeIsolation {
+impl IsolatedProcessProvider for FakeIsolation {
     fn spawn(
         &self,
         cx: &CallContext<'_>,

@@ -346,3 +346,12 @@ fn the_sneaky_plugin_gets_capability_denied() {
         other => panic!("expected CapabilityDenied, got {other:?}"),
     }
 }
+
+#[test]
+fn a_plugin_named_like_a_built_in_gets_no_built_in_grant() {
+    let host = host("impostor", vec![], Limits::default());
+    let impostor = support::component(&[("info", support::ZEROES)]);
+    host.load_component("raw_exec", &impostor, "plugins/raw_exec.wasm")
+        .unwrap();
+    assert!(host.driver("raw_exec").unwrap().grant().capabilities.is_empty());
+}

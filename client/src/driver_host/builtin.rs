@@ -6,11 +6,3 @@
 //! has no built-ins. This module owns only that list.
 
 include!(concat!(env!("OUT_DIR"), "/builtin_drivers.rs"));
-
-/// The names of the built-in drivers, whether or not this build embeds them.
-pub(crate) const BUILTIN_NAMES: [&str; 3] = ["raw_exec", "exec", "docker"];
-
-/// Whether `name` is one of the built-in drivers.
-pub(crate) fn is_builtin(name: &str) -> bool {
-    BUILTIN_NAMES.contains(&name)
-}

@@ -83,10 +83,7 @@ impl StoreState {
     /// Runs `f` with the process capability if granted.
     fn process<R>(
         &mut self,
-        f: impl FnOnce(
-            &dyn super::capabilities::ProcessCapability,
-            &CallContext<'_>,
-        ) -> Result<R, String>,
+        f: impl FnOnce(&dyn super::capabilities::ProcessProvider, &CallContext<'_>) -> Result<R, String>,
     ) -> Result<R, String> {
         self.granted(Capability::Process)?;
         self.host(|caps, cx| f(caps.process.as_ref(), cx))
@@ -96,7 +93,7 @@ impl StoreState {
     fn isolated<R>(
         &mut self,
         f: impl FnOnce(
-            &dyn super::capabilities::IsolatedProcessCapability,
+            &dyn super::capabilities::IsolatedProcessProvider,
             &CallContext<'_>,
         ) -> Result<R, String>,
     ) -> Result<R, String> {
@@ -111,10 +108,7 @@ impl StoreState {
     /// Runs `f` with the docker capability if granted and provided.
     fn docker<R>(
         &mut self,
-        f: impl FnOnce(
-            &dyn super::capabilities::DockerCapability,
-            &CallContext<'_>,
-        ) -> Result<R, String>,
+        f: impl FnOnce(&dyn super::capabilities::DockerProvider, &CallContext<'_>) -> Result<R, String>,
     ) -> Result<R, String> {
         self.granted(Capability::Docker)?;
         let driver = Arc::clone(&self.driver);

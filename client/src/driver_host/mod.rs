@@ -85,8 +85,9 @@ pub struct HostConfig {
     /// A directory of third-party driver components (`*.wasm`), each
     /// registered under its file stem; `None` for none.
     pub plugin_dir: Option<PathBuf>,
-    /// What each driver may use. A built-in driver without an entry gets
-    /// [`DriverGrant::builtin`]; any other driver without one gets nothing.
+    /// What each driver may use. An embedded built-in driver without an
+    /// entry gets [`DriverGrant::builtin`]; any other driver without one
+    /// (including a plugin file named like a built-in) gets nothing.
     pub grants: Vec<DriverGrant>,
     /// Whether to load the built-in drivers embedded in the client.
     pub builtins: bool,
@@ -217,7 +218,7 @@ impl DriverHost {
         };
         if config.builtins {
             for (name, bytes) in builtin::BUILTIN {
-                if let Err(e) = host.load_component(name, bytes, &format!("built-in {name}")) {
+                if let Err(e) = host.load(name, bytes, &format!("built-in {name}"), true) {
                     host.record_failure(&e);
                 }
             }
@@ -306,6 +307,18 @@ impl DriverHost {
         bytes: &[u8],
         source_name: &str,
     ) -> Result<Loaded, DriverError> {
+        self.load(name, bytes, source_name, false)
+    }
+
+    /// Loads a component; an embedded built-in (`builtin`) without a grant
+    /// in the config gets [`DriverGrant::builtin`], anything else nothing.
+    fn load(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        source_name: &str,
+        builtin: bool,
+    ) -> Result<Loaded, DriverError> {
         let started = Instant::now();
         let load_err = |message: String| DriverError::Load {
             source_name: source_name.to_string(),
@@ -333,7 +346,7 @@ impl DriverHost {
             .get(name)
             .cloned()
             .or_else(|| {
-                builtin::is_builtin(name)
+                builtin
                     .then(|| DriverGrant::builtin(name).map(Arc::new))
                     .flatten()
             })

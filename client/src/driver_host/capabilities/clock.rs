@@ -4,13 +4,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::ClockCapability;
+use super::ClockProvider;
 
 /// The system's real-time clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
-impl ClockCapability for SystemClock {
+impl ClockProvider for SystemClock {
     fn now(&self) -> u64 {
         unix_nanos(SystemTime::now())
     }

@@ -7,7 +7,7 @@
 //! with one call. It owns nothing else: where the events go is the
 //! subscriber's business.
 
-use super::{CallContext, LogCapability, LogLevel};
+use super::{CallContext, LogLevel, LogProvider};
 
 /// Longest message or field list kept, in bytes.
 const MAX_LEN: usize = 8 * 1024;
@@ -16,7 +16,7 @@ const MAX_LEN: usize = 8 * 1024;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracingLog;
 
-impl LogCapability for TracingLog {
+impl LogProvider for TracingLog {
     fn log(
         &self,
         cx: &CallContext<'_>,

@@ -3,20 +3,25 @@
 //! Every WIT import of the `task-driver` world is backed by one trait here
 //! with one implementation per capability:
 //!
-//! | WIT interface      | trait                         | implementation                        |
-//! |--------------------|-------------------------------|---------------------------------------|
-//! | `process`          | [`ProcessCapability`]         | [`process::HostProcesses`]            |
-//! | `isolated-process` | [`IsolatedProcessCapability`] | `isolated_process` (plugged in)       |
-//! | `docker`           | [`DockerCapability`]          | `docker` (plugged in)                 |
-//! | `log`              | [`LogCapability`]             | [`log::TracingLog`]                   |
-//! | `clock`            | [`ClockCapability`]           | [`clock::SystemClock`]                |
+//! | WIT interface      | trait                       | implementation                     |
+//! |--------------------|-----------------------------|------------------------------------|
+//! | `process`          | [`ProcessProvider`]         | [`process::HostProcesses`]         |
+//! | `isolated-process` | [`IsolatedProcessProvider`] | `isolated_process` (plugged in)    |
+//! | `docker`           | [`DockerProvider`]          | `docker` (plugged in)              |
+//! | `log`              | [`LogProvider`]             | [`log::TracingLog`]                |
+//! | `clock`            | [`ClockProvider`]           | [`clock::SystemClock`]             |
 //!
 //! A [`CapabilitySet`] holds one implementation of each (isolated-process and
 //! Docker are optional until a client provides them); a [`DriverGrant`] says
 //! which of them one driver may use. The grant is checked by the host before
-//! any implementation runs (in the host's `imports` module), so implementations only see
-//! calls from drivers that were granted them, each with a [`CallContext`]
-//! naming the driver and the task's trace id.
+//! any implementation runs (in the host's `imports` module), so
+//! implementations only see calls from drivers that were granted them, each
+//! with a [`CallContext`] naming the driver and the task's trace id.
+//!
+//! The isolated-process and Docker services are plain Rust with their own
+//! types; each plugs in with an adapter implementing its provider trait
+//! (converting the WIT types re-exported here), passed to
+//! [`CapabilitySet::with_isolated_process`] / [`CapabilitySet::with_docker`].
 //!
 //! Deny by default: a driver without a grant can use nothing but the clock;
 //! an ungranted `process`, `isolated-process` or `docker` call returns
@@ -164,7 +169,7 @@ pub struct CallContext<'a> {
 }
 
 /// `process`: plain child processes in their own process group.
-pub trait ProcessCapability: Send + Sync + fmt::Debug {
+pub trait ProcessProvider: Send + Sync + fmt::Debug {
     /// Starts a process; returns its pid.
     fn spawn(&self, cx: &CallContext<'_>, spec: SpawnSpec) -> Result<u32, String>;
     /// Waits up to `timeout_ms` (capped by the implementation) for it to exit.
@@ -193,7 +198,7 @@ pub trait ProcessCapability: Send + Sync + fmt::Debug {
 
 /// `isolated-process`: processes in fresh namespaces with a chroot and cgroup
 /// limits. The host does the privileged work.
-pub trait IsolatedProcessCapability: Send + Sync + fmt::Debug {
+pub trait IsolatedProcessProvider: Send + Sync + fmt::Debug {
     /// Starts the process in its sandbox; returns its pid in the host's pid
     /// namespace.
     fn spawn(
@@ -229,7 +234,7 @@ pub trait IsolatedProcessCapability: Send + Sync + fmt::Debug {
 }
 
 /// `docker`: the Docker Engine API on the node's socket.
-pub trait DockerCapability: Send + Sync + fmt::Debug {
+pub trait DockerProvider: Send + Sync + fmt::Debug {
     /// One HTTP exchange with the engine (the implementation filters endpoints).
     fn request(
         &self,
@@ -251,7 +256,7 @@ pub trait DockerCapability: Send + Sync + fmt::Debug {
 }
 
 /// `log`: the driver's structured logs.
-pub trait LogCapability: Send + Sync + fmt::Debug {
+pub trait LogProvider: Send + Sync + fmt::Debug {
     /// Records one line.
     fn log(
         &self,
@@ -263,7 +268,7 @@ pub trait LogCapability: Send + Sync + fmt::Debug {
 }
 
 /// `clock`: the time. Every driver has it (reading the time reveals nothing).
-pub trait ClockCapability: Send + Sync + fmt::Debug {
+pub trait ClockProvider: Send + Sync + fmt::Debug {
     /// Unix time in nanoseconds.
     fn now(&self) -> u64;
 }
@@ -272,15 +277,15 @@ pub trait ClockCapability: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone)]
 pub struct CapabilitySet {
     /// `process`.
-    pub process: Arc<dyn ProcessCapability>,
+    pub process: Arc<dyn ProcessProvider>,
     /// `isolated-process`, when this client provides it.
-    pub isolated_process: Option<Arc<dyn IsolatedProcessCapability>>,
+    pub isolated_process: Option<Arc<dyn IsolatedProcessProvider>>,
     /// `docker`, when this client provides it.
-    pub docker: Option<Arc<dyn DockerCapability>>,
+    pub docker: Option<Arc<dyn DockerProvider>>,
     /// `log`.
-    pub log: Arc<dyn LogCapability>,
+    pub log: Arc<dyn LogProvider>,
     /// `clock`.
-    pub clock: Arc<dyn ClockCapability>,
+    pub clock: Arc<dyn ClockProvider>,
 }
 
 impl Default for CapabilitySet {
@@ -299,13 +304,13 @@ impl Default for CapabilitySet {
 
 impl CapabilitySet {
     /// Plugs in the `isolated-process` implementation.
-    pub fn with_isolated_process(mut self, imp: Arc<dyn IsolatedProcessCapability>) -> Self {
+    pub fn with_isolated_process(mut self, imp: Arc<dyn IsolatedProcessProvider>) -> Self {
         self.isolated_process = Some(imp);
         self
     }
 
     /// Plugs in the `docker` implementation.
-    pub fn with_docker(mut self, imp: Arc<dyn DockerCapability>) -> Self {
+    pub fn with_docker(mut self, imp: Arc<dyn DockerProvider>) -> Self {
         self.docker = Some(imp);
         self
     }

@@ -36,7 +36,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, SysconfVar, User, geteuid, sysconf};
 
 use super::clock::unix_nanos;
-use super::{CallContext, ProcessCapability, SpawnSpec};
+use super::{CallContext, ProcessProvider, SpawnSpec};
 use crate::driver_host::bindings::sched::driver::types::{ExecOutput, ExitResult, TaskUsage};
 
 /// PATH used to resolve a program when the spec's environment has none.
@@ -149,7 +149,7 @@ impl HostProcesses {
     }
 }
 
-impl ProcessCapability for HostProcesses {
+impl ProcessProvider for HostProcesses {
     fn spawn(&self, cx: &CallContext<'_>, spec: SpawnSpec) -> Result<u32, String> {
         let mut cmd = command(&spec)?;
         cmd.stdin(Stdio::null())
