@@ -214,3 +214,59 @@ fn a_plugged_in_capability_serves_the_driver() {
     let raw = host.driver("raw_exec").unwrap();
     assert!(!raw.grant().allows(Capability::IsolatedProcess));
 }
+
+/// An isolated-process stand-in with a bug.
+#[derive(Debug)]
+struct Buggy;
+
+impl IsolatedProcessProvider for Buggy {
+    fn spawn(&self, _: &CallContext<'_>, _: SpawnSpec, _: SandboxSpec) -> Result<u32, String> {
+        panic!("bug in the isolation service")
+    }
+    fn wait(&self, _: &CallContext<'_>, _: u32, _: u32) -> Result<Option<ExitResult>, String> {
+        Ok(None)
+    }
+    fn signal(&self, _: &CallContext<'_>, _: u32, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn kill_tree(&self, _: &CallContext<'_>, _: u32) -> Result<(), String> {
+        Ok(())
+    }
+    fn usage(&self, _: &CallContext<'_>, _: u32) -> Result<TaskUsage, String> {
+        Err("no".into())
+    }
+    fn is_alive(&self, _: &CallContext<'_>, _: u32, _: u64) -> bool {
+        false
+    }
+    fn exec(
+        &self,
+        _: &CallContext<'_>,
+        _: u32,
+        _: Vec<String>,
+        _: Pairs,
+        _: u32,
+    ) -> Result<ExecOutput, String> {
+        Err("no".into())
+    }
+}
+
+#[test]
+fn a_panicking_capability_fails_the_call_not_the_caller() {
+    let dir = scratch("buggy");
+    let host = DriverHost::new(HostConfig {
+        cache_dir: support::shared_cache(),
+        builtins: true,
+        capabilities: CapabilitySet::default().with_isolated_process(Arc::new(Buggy)),
+        ..HostConfig::default()
+    })
+    .unwrap();
+    let exec = host.driver("exec").unwrap();
+    let err = exec
+        .start_task(&task(serde_json::json!({"command": "/bin/true"}), &dir))
+        .unwrap_err();
+    assert!(
+        matches!(&err, DriverError::Trap { call: "start-task", message, .. } if message.contains("bug in the isolation service")),
+        "{err:?}"
+    );
+    assert_eq!(exec.info().unwrap().name, "exec");
+}

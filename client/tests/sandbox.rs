@@ -353,5 +353,11 @@ fn a_plugin_named_like_a_built_in_gets_no_built_in_grant() {
     let impostor = support::component(&[("info", support::ZEROES)]);
     host.load_component("raw_exec", &impostor, "plugins/raw_exec.wasm")
         .unwrap();
-    assert!(host.driver("raw_exec").unwrap().grant().capabilities.is_empty());
+    assert!(
+        host.driver("raw_exec")
+            .unwrap()
+            .grant()
+            .capabilities
+            .is_empty()
+    );
 }

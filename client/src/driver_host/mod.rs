@@ -439,6 +439,17 @@ impl std::fmt::Debug for DriverHandle {
     }
 }
 
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
 /// Milliseconds of a duration for the WIT, saturating.
 fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
@@ -623,12 +634,21 @@ impl DriverHandle {
                 Ok(UpdateDeadline::Interrupt)
             }
         });
-        let outcome = self
-            .driver
-            .pre
-            .instantiate(&mut store)
-            .and_then(|bindings| f(&mut store, bindings.sched_driver_driver()));
-        let result = self.outcome(call, store.data(), outcome);
+        // A panic in a host function (a bug a driver might provoke) must not
+        // take the caller down: it fails this call, and the store goes.
+        let pre = &self.driver.pre;
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pre.instantiate(&mut store)
+                .and_then(|bindings| f(&mut store, bindings.sched_driver_driver()))
+        }));
+        let result = match run {
+            Ok(outcome) => self.outcome(call, store.data(), outcome),
+            Err(panic) => Err(DriverError::Trap {
+                driver: self.driver.name.to_string(),
+                call,
+                message: format!("the host panicked serving it: {}", panic_message(&*panic)),
+            }),
+        };
         let elapsed_us = started.elapsed().as_micros() as u64;
         let trace_id = store.data().trace_id.as_deref().unwrap_or("");
         match &result {
