@@ -15,6 +15,8 @@ fn suite() -> Suite {
         long_running: || serde_json::json!({"run_for": "1h"}),
         exits_with: |code| serde_json::json!({"exit_code": code}),
         real_processes: false,
+        wait_blocks: true,
+        ended_by: conformance::killed_by,
         exec: Some((vec!["true".into()], "")),
     }
 }

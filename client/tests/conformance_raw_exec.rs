@@ -15,6 +15,8 @@ fn suite() -> Suite {
         long_running: || serde_json::json!({"command": "sleep", "args": ["300"]}),
         exits_with: |code| serde_json::json!({"command": "/bin/sh", "args": ["-c", format!("exit {code}")]}),
         real_processes: true,
+        wait_blocks: true,
+        ended_by: conformance::killed_by,
         exec: Some((
             vec![
                 "sh".into(),

@@ -316,6 +316,22 @@ impl CapabilitySet {
         self.docker = Some(imp);
         self
     }
+
+    /// Everything this client provides: host processes, isolated processes
+    /// (in the cgroups found on this node) and the Docker Engine at
+    /// `docker.socket` (whose calls fail as unavailable while no engine runs
+    /// there, so the docker driver fingerprints as undetected).
+    pub fn all(docker: docker::DockerConfig) -> Self {
+        let set = CapabilitySet::default()
+            .with_isolated_process(Arc::new(isolated_process::IsolatedProcesses::new()));
+        match docker::DockerCapability::new(docker) {
+            Ok(d) => set.with_docker(Arc::new(d)),
+            Err(e) => {
+                tracing::warn!(error = %e, "the docker capability could not be set up");
+                set
+            }
+        }
+    }
 }
 
 /// The message a driver gets for a capability it was not granted.

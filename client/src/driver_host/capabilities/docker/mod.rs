@@ -16,6 +16,7 @@ mod error;
 mod image;
 mod logs;
 mod policy;
+mod provider;
 mod transport;
 
 use std::io;

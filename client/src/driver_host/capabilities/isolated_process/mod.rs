@@ -34,6 +34,7 @@ mod error;
 pub mod init;
 pub mod mounts;
 pub mod namespaces;
+mod provider;
 pub mod user;
 
 use std::collections::HashMap;
