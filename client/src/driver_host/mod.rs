@@ -709,12 +709,25 @@ impl DriverHandle {
         trap: &wasmtime::Error,
     ) -> DriverError {
         let driver = self.driver.name.to_string();
-        if let Some(LimitHit::GuestTime | LimitHit::WallTime) = state.stopped {
-            return DriverError::TimeBudget {
-                driver,
-                call,
-                budget: state.clock.budget(),
-            };
+        match state.stopped {
+            Some(LimitHit::GuestTime) => {
+                return DriverError::TimeBudget {
+                    driver,
+                    call,
+                    budget: state.clock.budget(),
+                };
+            }
+            Some(LimitHit::WallTime) => {
+                return DriverError::Trap {
+                    driver,
+                    call,
+                    message: format!(
+                        "interrupted after {:?}, its wall-clock allowance (time in host calls included)",
+                        state.clock.wall_limit()
+                    ),
+                };
+            }
+            _ => {}
         }
         match state.limiter.hit {
             Some(LimitHit::Memory { desired }) => {
