@@ -25,10 +25,17 @@ fn print_wit(path: &str) -> Result<String, String> {
     let decoded = wit_component::decode(&bytes).map_err(|e| format!("{path}: {e:#}"))?;
     let resolve = decoded.resolve();
     let root = decoded.package();
-    let nested: Vec<_> = resolve.packages.iter().map(|(id, _)| id).filter(|id| *id != root).collect();
+    let nested: Vec<_> = resolve
+        .packages
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| *id != root)
+        .collect();
     let mut printer = wit_component::WitPrinter::default();
     printer.emit_docs(false);
-    printer.print(resolve, root, &nested).map_err(|e| format!("{path}: {e:#}"))?;
+    printer
+        .print(resolve, root, &nested)
+        .map_err(|e| format!("{path}: {e:#}"))?;
     Ok(printer.output.to_string())
 }
 

@@ -285,6 +285,9 @@ pub fn create_body(cfg: &DockerConfig, task: &TaskConfig) -> Result<Value, Drive
     }
     body.insert("Env".into(), json!(container_env(cfg, task)));
     body.insert("Labels".into(), Value::Object(labels));
+    if let Some(user) = task.user.as_ref().filter(|u| !u.is_empty()) {
+        body.insert("User".into(), json!(user));
+    }
     if let Some(w) = cfg.work_dir.as_ref().filter(|w| !w.is_empty()) {
         body.insert("WorkingDir".into(), json!(w));
     }

@@ -5,7 +5,9 @@
 //! - start: `load` (an image tar in the task dir) through `docker.load-image`;
 //!   pull when the image is absent or `force_pull`; create the container
 //!   `<task-name>-<alloc-id>` (a leftover of that name is removed first),
-//!   start it, then `docker.follow-logs` into the task's log files;
+//!   start it, then `docker.follow-logs` into the task's log files. The
+//!   task's `user` becomes the container's `User`; the task and alloc dirs
+//!   are bound at `/local`, `/secrets` and `/alloc` as Nomad does;
 //! - wait / inspect: `GET /containers/{id}/json` (State.Running, ExitCode,
 //!   OOMKilled). `wait-task` answers at once; the client polls;
 //! - stop: `POST /containers/{id}/stop?t=SECS&signal=SIG` (the engine sends

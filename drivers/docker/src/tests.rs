@@ -148,6 +148,10 @@ fn builds_the_create_body() {
     assert_eq!(h["MemoryReservation"], 256 * 1024 * 1024);
     assert!(h.get("NetworkMode").is_none());
     assert_eq!(container_name(&t), "web-a1");
+    assert!(b.get("User").is_none());
+    let mut t = t;
+    t.user = Some("1000:1000".into());
+    assert_eq!(create_body(&cfg, &t).unwrap()["User"], "1000:1000");
 }
 
 #[test]
