@@ -366,13 +366,22 @@ impl DriverHost {
             grant,
             source: source_name.to_string(),
         });
-        self.inner
+        let replaced = self
+            .inner
             .drivers
             .write()
             .map_err(|_| DriverError::Host {
                 message: "driver table lock poisoned".into(),
             })?
             .insert(name.to_string(), driver);
+        if let Some(previous) = replaced {
+            tracing::warn!(
+                driver = name,
+                source = source_name,
+                replaced = %previous.source,
+                "a driver of this name was already loaded; the new one replaces it"
+            );
+        }
         Ok(Loaded {
             name: name.to_string(),
             outcome,
