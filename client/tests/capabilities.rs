@@ -270,3 +270,77 @@ fn a_panicking_capability_fails_the_call_not_the_caller() {
     );
     assert_eq!(exec.info().unwrap().name, "exec");
 }
+
+/// An isolated-process stand-in whose `is-alive` takes its time.
+#[derive(Debug)]
+struct Slow;
+
+impl IsolatedProcessProvider for Slow {
+    fn spawn(&self, _: &CallContext<'_>, _: SpawnSpec, _: SandboxSpec) -> Result<u32, String> {
+        Err("no".into())
+    }
+    fn wait(&self, _: &CallContext<'_>, _: u32, _: u32) -> Result<Option<ExitResult>, String> {
+        Ok(None)
+    }
+    fn signal(&self, _: &CallContext<'_>, _: u32, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn kill_tree(&self, _: &CallContext<'_>, _: u32) -> Result<(), String> {
+        Ok(())
+    }
+    fn usage(&self, _: &CallContext<'_>, _: u32) -> Result<TaskUsage, String> {
+        Err("no".into())
+    }
+    fn is_alive(&self, _: &CallContext<'_>, _: u32, _: u64) -> bool {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        true
+    }
+    fn exec(
+        &self,
+        _: &CallContext<'_>,
+        _: u32,
+        _: Vec<String>,
+        _: Pairs,
+        _: u32,
+    ) -> Result<ExecOutput, String> {
+        Err("no".into())
+    }
+}
+
+#[test]
+fn host_time_does_not_count_against_the_budget_but_the_wall_clock_bounds_it() {
+    use sched_client::driver_host::Limits;
+    use std::time::{Duration, Instant};
+    let host = DriverHost::new(HostConfig {
+        cache_dir: support::shared_cache(),
+        builtins: false,
+        grants: vec![DriverGrant::new("waiter", [Capability::IsolatedProcess])],
+        capabilities: CapabilitySet::default().with_isolated_process(Arc::new(Slow)),
+        limits: Limits {
+            call_budget: Duration::from_millis(300),
+            call_wall_allowance: Duration::from_millis(700),
+            ..Limits::default()
+        },
+        ..HostConfig::default()
+    })
+    .unwrap();
+    // `info` asks is-alive over and over: little guest time, much host time.
+    let waiter = support::component(&[(
+        "info",
+        "(loop $again (drop (call {isolated-process.is-alive} (i32.const 7) (i64.const 0))) (br $again)) unreachable",
+    )]);
+    host.load_component("waiter", &waiter, "waiter.wasm")
+        .unwrap();
+    let t = Instant::now();
+    let err = host.driver("waiter").unwrap().info().unwrap_err();
+    let took = t.elapsed();
+    assert!(
+        matches!(&err, DriverError::Trap { message, .. } if message.contains("wall-clock allowance")),
+        "{err:?}"
+    );
+    // Past the 300 ms guest budget, stopped at the 1 s wall-clock limit.
+    assert!(
+        took >= Duration::from_millis(950) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}

@@ -361,3 +361,29 @@ fn a_plugin_named_like_a_built_in_gets_no_built_in_grant() {
             .is_empty()
     );
 }
+
+#[test]
+fn the_cache_forgets_components_unused_for_a_month() {
+    let dir = scratch("prune");
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let old = cache.join("0000-old.cwasm");
+    let recent = cache.join("0000-recent.cwasm");
+    for p in [&old, &recent] {
+        std::fs::write(p, b"x").unwrap();
+    }
+    let month_ago = std::time::SystemTime::now() - Duration::from_secs(31 * 24 * 3600);
+    std::fs::File::options()
+        .append(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(month_ago)
+        .unwrap();
+    DriverHost::new(HostConfig {
+        cache_dir: cache,
+        builtins: false,
+        ..HostConfig::default()
+    })
+    .unwrap();
+    assert!(!old.exists() && recent.exists());
+}

@@ -7,7 +7,8 @@
 //! `Component::deserialize_file`. The engine hash covers wasmtime's version
 //! and every compiler setting, so an upgrade or a config change misses the
 //! cache instead of loading incompatible code. A file that fails to load is
-//! removed and recompiled. This module owns nothing but those files.
+//! removed and recompiled; files unused for 30 days are removed when a host
+//! opens the cache. This module owns nothing but those files.
 
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -15,7 +16,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -54,6 +55,7 @@ impl ComponentCache {
         let mut h = ShaHasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut h);
         let engine_tag = hex(&h.0.finalize())[..16].to_string();
+        prune(dir);
         Ok(ComponentCache {
             dir: dir.to_path_buf(),
             engine_tag,
@@ -78,6 +80,7 @@ impl ComponentCache {
             let t = Instant::now();
             match deserialize_own_file(engine, &path) {
                 Ok(c) => {
+                    touch(&path);
                     tracing::debug!(source = source_name, path = %path.display(), elapsed_us = t.elapsed().as_micros() as u64, "driver component loaded from cache");
                     return Ok((c, CacheOutcome::Cached));
                 }
@@ -122,6 +125,48 @@ fn deserialize_own_file(engine: &Engine, path: &Path) -> wasmtime::Result<Compon
     // it renames complete files into place. wasmtime still checks the
     // header's version and engine settings and fails cleanly on a mismatch.
     unsafe { Component::deserialize_file(engine, path) }
+}
+
+/// Cache files unused this long are removed when a host opens the cache.
+const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Temporary files older than this are left over from a crash.
+const STALE_TMP: Duration = Duration::from_secs(3600);
+
+/// Removes compiled components unused for [`UNUSED_FOR`] (older components
+/// and engines leave theirs behind) and stale temporary files. Removing a
+/// file another host has mapped is safe: the mapping keeps it alive.
+fn prune(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let max_age = if name.ends_with(".cwasm") {
+            UNUSED_FOR
+        } else if name.contains(".tmp") {
+            STALE_TMP
+        } else {
+            continue;
+        };
+        let age = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| now.duration_since(m).ok());
+        if age.is_some_and(|a| a > max_age) && fs::remove_file(&path).is_ok() {
+            tracing::debug!(path = %path.display(), "pruned the component cache");
+        }
+    }
+}
+
+/// Marks a cache file as used now (its modification time), for [`prune`].
+fn touch(path: &Path) {
+    if let Ok(f) = fs::OpenOptions::new().append(true).open(path) {
+        let _ = f.set_modified(SystemTime::now());
+    }
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over.

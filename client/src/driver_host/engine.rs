@@ -64,3 +64,18 @@ impl Drop for EpochTicker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ticker_advances_the_epoch_and_stops_when_dropped() {
+        let engine = new_engine().unwrap();
+        let ticker = EpochTicker::start(engine.clone(), Duration::from_millis(1)).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let t = std::time::Instant::now();
+        drop(ticker);
+        assert!(t.elapsed() < Duration::from_millis(500));
+    }
+}

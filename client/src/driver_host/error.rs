@@ -77,8 +77,9 @@ pub enum DriverError {
         /// The trap and its causes.
         message: String,
     },
-    /// The guest ran longer than its time budget (or the call took longer
-    /// than its wall-clock allowance) and was interrupted.
+    /// The guest ran longer than its time budget and was interrupted. (A
+    /// call that outlasts its wall-clock allowance in host calls is a
+    /// [`DriverError::Trap`] saying so.)
     #[error("driver {driver} exceeded its time budget in {call} ({budget:?} of guest execution)")]
     TimeBudget {
         /// The driver.

@@ -223,6 +223,11 @@ impl CallClock {
     pub(crate) fn budget(&self) -> Duration {
         self.budget
     }
+
+    /// The wall-clock time the call may take.
+    pub(crate) fn wall_limit(&self) -> Duration {
+        self.wall_limit
+    }
 }
 
 #[cfg(test)]

@@ -366,13 +366,22 @@ impl DriverHost {
             grant,
             source: source_name.to_string(),
         });
-        self.inner
+        let replaced = self
+            .inner
             .drivers
             .write()
             .map_err(|_| DriverError::Host {
                 message: "driver table lock poisoned".into(),
             })?
             .insert(name.to_string(), driver);
+        if let Some(previous) = replaced {
+            tracing::warn!(
+                driver = name,
+                source = source_name,
+                replaced = %previous.source,
+                "a driver of this name was already loaded; the new one replaces it"
+            );
+        }
         Ok(Loaded {
             name: name.to_string(),
             outcome,
@@ -709,12 +718,25 @@ impl DriverHandle {
         trap: &wasmtime::Error,
     ) -> DriverError {
         let driver = self.driver.name.to_string();
-        if let Some(LimitHit::GuestTime | LimitHit::WallTime) = state.stopped {
-            return DriverError::TimeBudget {
-                driver,
-                call,
-                budget: state.clock.budget(),
-            };
+        match state.stopped {
+            Some(LimitHit::GuestTime) => {
+                return DriverError::TimeBudget {
+                    driver,
+                    call,
+                    budget: state.clock.budget(),
+                };
+            }
+            Some(LimitHit::WallTime) => {
+                return DriverError::Trap {
+                    driver,
+                    call,
+                    message: format!(
+                        "interrupted after {:?}, its wall-clock allowance (time in host calls included)",
+                        state.clock.wall_limit()
+                    ),
+                };
+            }
+            _ => {}
         }
         match state.limiter.hit {
             Some(LimitHit::Memory { desired }) => {
