@@ -1,0 +1,419 @@
+//! The placement stack: for one placement of a task group, walk candidate
+//! nodes through feasibility and then ranking, and pick the best, recording
+//! an [`AllocMetric`](sched_core::model::AllocMetric) in the context so a
+//! failure explains itself.
+//!
+//! The whole chain is assembled in [`Stack::new`] and run by
+//! [`Stack::select`] (generic schedulers) or [`Stack::select_on`] (system
+//! schedulers, one given node). The checkers and scorers themselves live in
+//! [`crate::feasible`] and [`crate::rank`].
+
+use std::collections::{HashMap, HashSet};
+
+use sched_core::model::{Affinity, Job, Node, NodeId, TaskGroup};
+use serde::{Deserialize, Serialize};
+
+use crate::context::EvalContext;
+use crate::feasible::distinct::DistinctChecks;
+use crate::feasible::{GroupChecks, ports, resources};
+use crate::job_view::{GroupView, JobView};
+use crate::rank::capacity_index::CapacityIndex;
+use crate::rank::limit::{LimitSelect, limit_for};
+use crate::rank::spread::SpreadScorer;
+use crate::rank::{RankedNode, affinity, anti_affinity, binpack, normalize, penalty};
+use crate::state::State;
+use crate::usage::{Capacity, Usage};
+
+/// How the fit of a node is scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ScoringAlgorithm {
+    /// Prefer fuller nodes (Nomad's BestFit v3).
+    #[default]
+    Binpack,
+    /// Prefer emptier nodes.
+    Spread,
+}
+
+/// Where candidates come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum CandidateSelection {
+    /// Partly filled nodes with just enough free capacity first (from the
+    /// [`CapacityIndex`]), then Nomad's limited shuffled scan.
+    #[default]
+    CapacityIndex,
+    /// Nomad's: `max(2, ceil(log2 N))` feasible nodes of a shuffled list.
+    NomadLimit,
+}
+
+/// Scheduler settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchedulerConfig {
+    /// Fit scoring.
+    pub algorithm: ScoringAlgorithm,
+    /// Candidate selection.
+    pub candidates: CandidateSelection,
+    /// Seed of the shuffles and port picks (each evaluation mixes in its ID).
+    pub seed: u64,
+    /// The time in Unix nanoseconds, for reschedule delays; `None` reads
+    /// the clock.
+    pub now_nanos: Option<i64>,
+    /// How many index-ordered candidates are scored before the best is
+    /// taken (capacity-index selection).
+    pub index_candidates: usize,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            algorithm: ScoringAlgorithm::Binpack,
+            candidates: CandidateSelection::CapacityIndex,
+            seed: 0x5eed,
+            now_nanos: None,
+            index_candidates: 8,
+        }
+    }
+}
+
+impl SchedulerConfig {
+    /// Nomad's defaults: bin-packing over a limited shuffled sample.
+    pub fn nomad() -> SchedulerConfig {
+        SchedulerConfig {
+            candidates: CandidateSelection::NomadLimit,
+            ..SchedulerConfig::default()
+        }
+    }
+
+    /// The current time in Unix nanoseconds.
+    pub fn now(&self) -> i64 {
+        self.now_nanos.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as i64)
+                .unwrap_or(0)
+        })
+    }
+}
+
+/// Per-placement options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelectOptions {
+    /// Nodes a rescheduled allocation failed on.
+    pub penalty_nodes: HashSet<NodeId>,
+}
+
+/// The chosen node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selected {
+    /// The node.
+    pub node_id: NodeId,
+    /// Its name.
+    pub node_name: String,
+    /// The final (normalised) score.
+    pub score: f64,
+    /// Ports assigned on it.
+    pub ports: Vec<sched_core::model::AllocatedPortMapping>,
+}
+
+/// What one group needs at every selection, prepared once.
+struct GroupPrep {
+    checks: GroupChecks,
+    distinct: DistinctChecks,
+    spread: SpreadScorer,
+    affinities: Vec<Affinity>,
+    count: u64,
+}
+
+/// The feasibility-then-rank chain over one evaluation's candidate nodes.
+pub struct Stack<'s> {
+    config: SchedulerConfig,
+    state: &'s dyn State,
+    rng: fastrand::Rng,
+    /// Ready nodes, shuffled; the scan continues where the previous
+    /// placement stopped (Nomad's static iterator).
+    nodes: Vec<&'s Node>,
+    offset: usize,
+    limit: usize,
+    built_index: Option<CapacityIndex>,
+    groups: HashMap<String, GroupPrep>,
+}
+
+impl std::fmt::Debug for Stack<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("config", &self.config)
+            .field("nodes", &self.nodes.len())
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s> Stack<'s> {
+    /// Assembles the chain for a job over the snapshot's ready nodes.
+    ///
+    /// The stages, in the order [`Stack::select`] runs them per node:
+    pub fn new(config: SchedulerConfig, state: &'s dyn State, job: &Job, seed: u64) -> Stack<'s> {
+        let mut rng = fastrand::Rng::with_seed(config.seed ^ seed);
+        // Source: ready, eligible nodes (other nodes never become
+        // candidates, as in Nomad's readyNodesInDCsAndPool), shuffled.
+        let mut nodes: Vec<&Node> = state.nodes().into_iter().filter(|n| n.is_schedulable()).collect();
+        rng.shuffle(&mut nodes);
+        // Limit: max(2, ceil(log2 N)) options, 2 for batch.
+        let limit = limit_for(nodes.len(), job.job_type() == "batch");
+        Stack {
+            config,
+            state,
+            rng,
+            nodes,
+            offset: 0,
+            limit,
+            built_index: None,
+            groups: HashMap::new(),
+        }
+        // Per node, in `evaluate`:
+        //  1. feasibility, cached per computed class where possible:
+        //     readiness, datacenter, node pool, host volumes, drivers,
+        //     constraints (every operand);
+        //  2. distinct_hosts / distinct_property against the plan so far;
+        //  3. resource fit (cpu, memory, cores, devices), then ports —
+        //     failures count as "exhausted";
+        //  4. scores: bin-pack (or spread) fit, job anti-affinity,
+        //     reschedule penalty, node affinity, spread;
+        //  5. normalisation (average of the scores that applied);
+        // then the limit and max-score selection (`LimitSelect`).
+    }
+
+    /// The nodes the stack considers.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn prep(&mut self, job: &Job, group: &TaskGroup) -> &mut GroupPrep {
+        self.groups.entry(group.name().to_owned()).or_insert_with(|| {
+            let mut affinities: Vec<Affinity> = job.job_affinities().to_vec();
+            affinities.extend(group.all_affinities().into_iter().cloned());
+            GroupPrep {
+                checks: GroupChecks::new(job, group),
+                distinct: DistinctChecks::new(job, group),
+                spread: SpreadScorer::new(job, group),
+                affinities,
+                count: group.count(),
+            }
+        })
+    }
+
+    /// Picks a node for one placement of `group`, or `None` with the reasons
+    /// in `ctx.metrics`.
+    pub fn select(
+        &mut self,
+        ctx: &mut EvalContext<'_>,
+        job: &Job,
+        group: &TaskGroup,
+        opts: &SelectOptions,
+    ) -> Option<Selected> {
+        ctx.metrics = Default::default();
+        ctx.metrics.nodes_in_pool = self.nodes.len() as i64;
+        let started = std::time::Instant::now();
+        let mut prep = self.take_prep(job, group);
+        prep.distinct.prepare(ctx, job.ns());
+        prep.spread.prepare(ctx, job.ns(), job.job_id());
+        let everything = !prep.affinities.is_empty() || !prep.spread.is_empty();
+
+        let mut result = None;
+        if self.config.candidates == CandidateSelection::CapacityIndex && !everything {
+            result = self.select_from_index(ctx, job, group, &mut prep, opts);
+        }
+        if result.is_none() {
+            let limit = if everything { usize::MAX } else { self.limit };
+            let mut sel = LimitSelect::new(limit);
+            let n = self.nodes.len();
+            let mut visited = 0;
+            let mut seen: Vec<&'s Node> = Vec::new();
+            while visited < n {
+                let node = self.nodes[(self.offset + visited) % n];
+                visited += 1;
+                if let Some(mut r) = self.evaluate(ctx, job, group, &mut prep, opts, node) {
+                    r.index = seen.len();
+                    seen.push(node);
+                    if sel.offer(r) {
+                        break;
+                    }
+                }
+            }
+            if n > 0 {
+                self.offset = (self.offset + visited) % n;
+            }
+            result = sel.best().and_then(|b| seen.get(b.index).map(|n| (b, *n)));
+        }
+        self.groups.insert(group.name().to_owned(), prep);
+        ctx.metrics.allocation_time = sched_core::model::Duration::from_nanos(started.elapsed().as_nanos() as i64);
+        result.map(|(best, node)| Selected {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            score: best.final_score,
+            ports: best.ports,
+        })
+    }
+
+    fn take_prep(&mut self, job: &Job, group: &TaskGroup) -> GroupPrep {
+        self.prep(job, group);
+        match self.groups.remove(group.name()) {
+            Some(p) => p,
+            None => GroupPrep {
+                checks: GroupChecks::new(job, group),
+                distinct: DistinctChecks::new(job, group),
+                spread: SpreadScorer::new(job, group),
+                affinities: Vec::new(),
+                count: group.count(),
+            },
+        }
+    }
+
+    /// sched's selection: score the first few partly filled nodes with just
+    /// enough free capacity, tightest first.
+    fn select_from_index(
+        &mut self,
+        ctx: &mut EvalContext<'_>,
+        job: &Job,
+        group: &TaskGroup,
+        prep: &mut GroupPrep,
+        opts: &SelectOptions,
+    ) -> Option<(RankedNode, &'s Node)> {
+        let ask = &prep.checks.ask;
+        let (cpu, mem) = (ask.cpu, ask.memory_mb);
+        let ids: Vec<NodeId> = match self.state.capacity_index() {
+            Some(idx) => idx.fitting(cpu, mem).take(256).cloned().collect(),
+            None => {
+                let state = self.state;
+                let nodes = &self.nodes;
+                let idx = self.built_index.get_or_insert_with(|| build_index(state, nodes));
+                idx.fitting(cpu, mem).take(256).cloned().collect()
+            }
+        };
+        let mut sel = LimitSelect::new(self.config.index_candidates.max(1));
+        let mut seen: Vec<&'s Node> = Vec::new();
+        for id in ids {
+            let Some(node) = self.state.node(&id) else {
+                continue;
+            };
+            if let Some(mut r) = self.evaluate(ctx, job, group, prep, opts, node) {
+                r.index = seen.len();
+                seen.push(node);
+                if sel.offer(r) {
+                    break;
+                }
+            }
+        }
+        sel.best().and_then(|b| seen.get(b.index).map(|n| (b, *n)))
+    }
+
+    /// Runs the whole chain on one given node (system schedulers).
+    pub fn select_on(
+        &mut self,
+        ctx: &mut EvalContext<'_>,
+        job: &Job,
+        group: &TaskGroup,
+        node: &'s Node,
+    ) -> Option<Selected> {
+        ctx.metrics.nodes_in_pool = self.nodes.len() as i64;
+        let mut prep = self.take_prep(job, group);
+        prep.distinct.prepare(ctx, job.ns());
+        prep.spread.prepare(ctx, job.ns(), job.job_id());
+        let r = self.evaluate(ctx, job, group, &mut prep, &SelectOptions::default(), node);
+        self.groups.insert(group.name().to_owned(), prep);
+        r.map(|best| Selected {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            score: best.final_score,
+            ports: best.ports,
+        })
+    }
+
+    /// One node through the chain: `None` if filtered or exhausted.
+    fn evaluate(
+        &mut self,
+        ctx: &mut EvalContext<'_>,
+        job: &Job,
+        group: &TaskGroup,
+        prep: &mut GroupPrep,
+        opts: &SelectOptions,
+        node: &Node,
+    ) -> Option<RankedNode> {
+        ctx.metrics.nodes_evaluated += 1;
+        // 1. Node-only feasibility (class-cached).
+        if !prep.checks.check(ctx, node) {
+            return None;
+        }
+        // 2. distinct_hosts / distinct_property.
+        if !prep.distinct.check(ctx, node) {
+            return None;
+        }
+        // 3. Fit against the proposed allocations.
+        let proposed = ctx.proposed_allocs(&node.id);
+        let collisions = proposed
+            .iter()
+            .filter(|a| a.job_id == job.job_id() && a.task_group == group.name())
+            .count() as u64;
+        let used = Usage::of(proposed);
+        let cap = Capacity::of(node);
+        let ask = &prep.checks.ask;
+        if let Err(dim) = resources::fits(&cap, &used, ask) {
+            ctx.exhaust_node(node, &dim);
+            return None;
+        }
+        let ports = match ports::assign(node, &used, ask, &mut self.rng) {
+            Ok(p) => p,
+            Err(dim) => {
+                ctx.exhaust_node(node, &dim);
+                return None;
+            }
+        };
+        // 4. Scores.
+        let mut scores = Vec::with_capacity(5);
+        let (cpu, mem) = (used.cpu + ask.cpu, used.memory_mb + ask.memory_mb);
+        let fit = match self.config.algorithm {
+            ScoringAlgorithm::Binpack => binpack::score_fit_binpack(&cap, cpu, mem),
+            ScoringAlgorithm::Spread => binpack::score_fit_spread(&cap, cpu, mem),
+        } / binpack::MAX_FIT_SCORE;
+        scores.push(fit);
+        ctx.score_node(node, "binpack", fit);
+        if let Some(s) = anti_affinity::score(collisions, prep.count) {
+            scores.push(s);
+            ctx.score_node(node, "job-anti-affinity", s);
+        }
+        if let Some(s) = penalty::score(&opts.penalty_nodes, &node.id) {
+            scores.push(s);
+            ctx.score_node(node, "node-reschedule-penalty", s);
+        }
+        if let Some(s) = affinity::score(ctx, &prep.affinities, node) {
+            scores.push(s);
+            ctx.score_node(node, "node-affinity", s);
+        }
+        if let Some(s) = prep.spread.score(node) {
+            scores.push(s);
+            ctx.score_node(node, "allocation-spread", s);
+        }
+        // 5. Normalisation.
+        let mut ranked = RankedNode {
+            index: 0,
+            scores,
+            final_score: 0.0,
+            ports,
+        };
+        normalize(&mut ranked);
+        ctx.score_node(node, "normalized-score", ranked.final_score);
+        Some(ranked)
+    }
+}
+
+/// Builds a capacity index over nodes from the snapshot's allocations.
+pub fn build_index(state: &dyn State, nodes: &[&Node]) -> CapacityIndex {
+    let mut idx = CapacityIndex::new();
+    for n in nodes {
+        let allocs = state.allocs_by_node(&n.id);
+        let live: Vec<_> = allocs.into_iter().filter(|a| !a.is_terminal()).collect();
+        let used = Usage::of(live.iter().copied());
+        let cap = Capacity::of(n);
+        idx.update(&n.id, cap.cpu - used.cpu, cap.memory_mb - used.memory_mb, live.is_empty());
+    }
+    idx
+}
