@@ -5,13 +5,14 @@
 
 #![deny(missing_docs)]
 
+pub mod packing;
 pub mod parse;
 
 /// A benchmark: its name and the function that runs it and prints its figures.
 pub type Bench = (&'static str, fn() -> anyhow::Result<()>);
 
 /// Every benchmark, in the order `all` runs them.
-pub const BENCHES: &[Bench] = &[("parse", parse::run)];
+pub const BENCHES: &[Bench] = &[("parse", parse::run), ("packing", packing::run)];
 
 /// Prints one figure in the `NAME.metric value unit` form.
 pub fn figure(bench: &str, metric: &str, value: f64, unit: &str) {
