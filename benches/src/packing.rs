@@ -64,7 +64,10 @@ fn run_method(candidates: CandidateSelection) -> anyhow::Result<Outcome> {
         ..SchedulerConfig::default()
     };
     let mut rng = fastrand::Rng::with_seed(SEED);
-    let (cluster_cpu, cluster_mem) = ((NODES as i64 * NODE_CPU) as f64, (NODES as i64 * NODE_MEM) as f64);
+    let (cluster_cpu, cluster_mem) = (
+        (NODES as i64 * NODE_CPU) as f64,
+        (NODES as i64 * NODE_MEM) as f64,
+    );
     let (mut cpu, mut mem) = (0i64, 0i64);
     let mut ratios = Vec::new();
     let mut failed = 0;
@@ -94,7 +97,9 @@ fn run_method(candidates: CandidateSelection) -> anyhow::Result<Outcome> {
             .filter(|a| !a.is_terminal())
             .map(|a| a.node_id.clone())
             .collect();
-        let bound = (cpu as f64 / NODE_CPU as f64).max(mem as f64 / NODE_MEM as f64).ceil();
+        let bound = (cpu as f64 / NODE_CPU as f64)
+            .max(mem as f64 / NODE_MEM as f64)
+            .ceil();
         ratios.push((load, used.len() as f64 / bound));
     }
     h.check_no_overcommit().map_err(|e| anyhow::anyhow!(e))?;
@@ -116,8 +121,18 @@ pub fn run() -> anyhow::Result<()> {
             let metric = format!("{name}.nodes_over_bound_at_{:.0}pct", load * 100.0);
             figure("packing", &metric, *ratio, "ratio");
         }
-        figure("packing", &format!("{name}.placements_per_sec"), out.rate, "placements/s");
-        figure("packing", &format!("{name}.failed_placements"), out.failed as f64, "tasks");
+        figure(
+            "packing",
+            &format!("{name}.placements_per_sec"),
+            out.rate,
+            "placements/s",
+        );
+        figure(
+            "packing",
+            &format!("{name}.failed_placements"),
+            out.failed as f64,
+            "tasks",
+        );
     }
     Ok(())
 }

@@ -110,7 +110,9 @@ impl<'a> EvalContext<'a> {
         let m = &mut self.metrics;
         m.nodes_exhausted += 1;
         if !node.node_class.is_empty() {
-            *m.class_exhausted.entry(node.node_class.clone()).or_default() += 1;
+            *m.class_exhausted
+                .entry(node.node_class.clone())
+                .or_default() += 1;
         }
         *m.dimension_exhausted.entry(dim.to_owned()).or_default() += 1;
     }
@@ -134,7 +136,11 @@ pub fn explain(metric: &AllocMetric) -> Vec<String> {
         lines.push(format!("Constraint {constraint} filtered {n} nodes"));
     }
     if metric.nodes_exhausted > 0 {
-        let dims: Vec<&str> = metric.dimension_exhausted.keys().map(String::as_str).collect();
+        let dims: Vec<&str> = metric
+            .dimension_exhausted
+            .keys()
+            .map(String::as_str)
+            .collect();
         lines.push(format!(
             "Resources exhausted on {} nodes: {}",
             metric.nodes_exhausted,

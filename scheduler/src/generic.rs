@@ -9,7 +9,7 @@ use std::hash::{Hash, Hasher};
 use sched_core::model::{AllocId, AllocMetric, EvalId, Evaluation};
 
 use crate::context::EvalContext;
-use crate::job_view::{GroupView, JobView};
+use crate::job_view::JobView;
 use crate::reconcile::reconcile;
 use crate::stack::{SchedulerConfig, SelectOptions, Stack};
 use crate::state::{Planner, SchedulerError, State};
@@ -26,7 +26,9 @@ pub struct GenericScheduler<'p> {
 
 impl std::fmt::Debug for GenericScheduler<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GenericScheduler").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("GenericScheduler")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,7 +49,11 @@ impl<'p> GenericScheduler<'p> {
     pub fn process(&mut self, eval: &Evaluation) -> Result<(), SchedulerError> {
         let now = self.config.now();
         let seed = eval_seed(eval);
-        let max = if eval.r#type == "batch" { MAX_BATCH_ATTEMPTS } else { MAX_SERVICE_ATTEMPTS };
+        let max = if eval.r#type == "batch" {
+            MAX_BATCH_ATTEMPTS
+        } else {
+            MAX_SERVICE_ATTEMPTS
+        };
         let config = self.config.clone();
         let mut ids = fastrand::Rng::with_seed(seed ^ config.seed);
         let mut blocked_ids = fastrand::Rng::with_seed(seed.rotate_left(17));
@@ -79,16 +85,27 @@ fn attempt(
         append_stop(&mut ctx.plan, stop);
     }
     for a in rec.inplace {
-        ctx.plan.node_allocation.entry(a.node_id.clone()).or_default().push(a);
+        ctx.plan
+            .node_allocation
+            .entry(a.node_id.clone())
+            .or_default()
+            .push(a);
     }
     // Delayed reschedules: one follow-up evaluation per due time, recorded
     // on the failed allocations.
     let mut by_time: BTreeMap<i64, EvalId> = BTreeMap::new();
     for d in &rec.delayed {
-        let id = by_time.entry(d.at).or_insert_with(|| EvalId::from_u128(ids.u128(..))).clone();
+        let id = by_time
+            .entry(d.at)
+            .or_insert_with(|| EvalId::from_u128(ids.u128(..)))
+            .clone();
         let mut a = d.alloc.clone();
         a.followup_eval_id = Some(id);
-        ctx.plan.node_allocation.entry(a.node_id.clone()).or_default().push(a);
+        ctx.plan
+            .node_allocation
+            .entry(a.node_id.clone())
+            .or_default()
+            .push(a);
     }
     for (at, id) in by_time {
         out.followups.push(followup_eval(eval, id, at, now));
@@ -108,12 +125,25 @@ fn attempt(
             *out.queued.entry(place.group.clone()).or_default() += 1;
             continue;
         }
-        let opts = SelectOptions { penalty_nodes: place.penalty_nodes.clone() };
+        let opts = SelectOptions {
+            penalty_nodes: place.penalty_nodes.clone(),
+        };
         match stack.select(&mut ctx, job, group, &opts) {
             Some(chosen) => {
-                let ask = group.ask();
-                let alloc = new_alloc(&ctx, eval, job, &ask, place, &chosen, AllocId::from_u128(ids.u128(..)), now);
-                ctx.plan.node_allocation.entry(chosen.node_id.clone()).or_default().push(alloc);
+                let alloc = new_alloc(
+                    &ctx,
+                    eval,
+                    job,
+                    place,
+                    &chosen,
+                    AllocId::from_u128(ids.u128(..)),
+                    now,
+                );
+                ctx.plan
+                    .node_allocation
+                    .entry(chosen.node_id.clone())
+                    .or_default()
+                    .push(alloc);
             }
             None => {
                 failed.insert(place.group.clone(), ctx.metrics.clone());

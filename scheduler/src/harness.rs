@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sched_core::model::{
-    AllocId, Allocation, ClientStatus, Deployment, Evaluation, EvalId, EvalStatus, Job, Node,
+    AllocId, Allocation, ClientStatus, Deployment, EvalId, EvalStatus, Evaluation, Job, Node,
     NodeId, NodeStatus, Plan, PlanResult,
 };
 
@@ -116,7 +116,10 @@ impl Harness {
     fn store_alloc(&mut self, alloc: Allocation) {
         let node = alloc.node_id.clone();
         if !self.allocs.contains_key(&alloc.id) {
-            self.by_node.entry(node.clone()).or_default().push(alloc.id.clone());
+            self.by_node
+                .entry(node.clone())
+                .or_default()
+                .push(alloc.id.clone());
             self.by_job
                 .entry((alloc.namespace.clone(), alloc.job_id.clone()))
                 .or_default()
@@ -131,10 +134,19 @@ impl Harness {
             self.capacity.remove(id);
             return;
         };
-        let live: Vec<&Allocation> = self.allocs_by_node(id).into_iter().filter(|a| !a.is_terminal()).collect();
+        let live: Vec<&Allocation> = self
+            .allocs_by_node(id)
+            .into_iter()
+            .filter(|a| !a.is_terminal())
+            .collect();
         let used = Usage::of(live.iter().copied());
         let cap = Capacity::of(node);
-        self.capacity.update(id, cap.cpu - used.cpu, cap.memory_mb - used.memory_mb, live.is_empty());
+        self.capacity.update(
+            id,
+            cap.cpu - used.cpu,
+            cap.memory_mb - used.memory_mb,
+            live.is_empty(),
+        );
     }
 
     /// Every allocation.
@@ -157,7 +169,9 @@ impl Harness {
             id: EvalId::from_u128(0xe000_0000 + self.next_eval),
             namespace: namespace.to_owned(),
             priority: job.map(|j| j.prio()).unwrap_or(50),
-            r#type: job.map(|j| j.job_type().to_owned()).unwrap_or_else(|| "service".to_owned()),
+            r#type: job
+                .map(|j| j.job_type().to_owned())
+                .unwrap_or_else(|| "service".to_owned()),
             triggered_by: "job-register".to_owned(),
             job_id: job_id.to_owned(),
             job_modify_index: job.and_then(|j| j.job_modify_index).unwrap_or(0),
@@ -168,7 +182,11 @@ impl Harness {
     }
 
     /// Registers a job and runs its evaluation.
-    pub fn register_and_run(&mut self, job: Job, config: &SchedulerConfig) -> Result<Evaluation, SchedulerError> {
+    pub fn register_and_run(
+        &mut self,
+        job: Job,
+        config: &SchedulerConfig,
+    ) -> Result<Evaluation, SchedulerError> {
         let (ns, id) = (job.ns().to_owned(), job.job_id().to_owned());
         self.upsert_job(job);
         let eval = self.job_eval(&ns, &id);
@@ -177,20 +195,31 @@ impl Harness {
     }
 
     /// Runs an evaluation.
-    pub fn run(&mut self, eval: &Evaluation, config: &SchedulerConfig) -> Result<(), SchedulerError> {
+    pub fn run(
+        &mut self,
+        eval: &Evaluation,
+        config: &SchedulerConfig,
+    ) -> Result<(), SchedulerError> {
         crate::process_eval(self, eval, config)
     }
 
     /// The latest blocked evaluation the scheduler created, if any.
     pub fn last_blocked(&self) -> Option<&Evaluation> {
-        self.created_evals.iter().rev().find(|e| e.status == EvalStatus::Blocked)
+        self.created_evals
+            .iter()
+            .rev()
+            .find(|e| e.status == EvalStatus::Blocked)
     }
 
     /// Checks that no node is overcommitted in CPU, memory, cores or ports;
     /// returns a description of the first violation.
     pub fn check_no_overcommit(&self) -> Result<(), String> {
         for node in self.nodes.values() {
-            let live: Vec<&Allocation> = self.allocs_by_node(&node.id).into_iter().filter(|a| !a.is_terminal()).collect();
+            let live: Vec<&Allocation> = self
+                .allocs_by_node(&node.id)
+                .into_iter()
+                .filter(|a| !a.is_terminal())
+                .collect();
             node_fits(node, &live).map_err(|e| format!("node {}: {e}", node.name))?;
         }
         Ok(())
@@ -251,7 +280,8 @@ impl State for Harness {
         self.jobs.get(&(namespace.to_owned(), id.to_owned()))
     }
     fn latest_deployment(&self, namespace: &str, job_id: &str) -> Option<&Deployment> {
-        self.deployments.get(&(namespace.to_owned(), job_id.to_owned()))
+        self.deployments
+            .get(&(namespace.to_owned(), job_id.to_owned()))
     }
     fn index(&self) -> u64 {
         self.index
@@ -272,7 +302,11 @@ impl Planner for Harness {
         let mut result = PlanResult::default();
         let mut refused = false;
         // Decide per node, as the plan applier does.
-        let nodes: BTreeSet<&NodeId> = plan.node_update.keys().chain(plan.node_allocation.keys()).collect();
+        let nodes: BTreeSet<&NodeId> = plan
+            .node_update
+            .keys()
+            .chain(plan.node_allocation.keys())
+            .collect();
         let mut accepted: Vec<NodeId> = Vec::new();
         let mut placed_nodes = 0usize;
         for id in nodes {
@@ -287,7 +321,12 @@ impl Planner for Harness {
             };
             // Placements need a ready node; updates of existing allocs
             // (in place, follow-up IDs) are fine anywhere.
-            let new_ones = plan.node_allocation.get(id).into_iter().flatten().any(|a| !self.allocs.contains_key(&a.id));
+            let new_ones = plan
+                .node_allocation
+                .get(id)
+                .into_iter()
+                .flatten()
+                .any(|a| !self.allocs.contains_key(&a.id));
             if new_ones && !node.is_schedulable() {
                 refused = true;
                 continue;
@@ -296,13 +335,26 @@ impl Planner for Harness {
                 refused = true;
                 continue;
             }
-            let stopping: BTreeSet<&AllocId> = plan.node_update.get(id).into_iter().flatten().map(|a| &a.id).collect();
-            let updating: BTreeMap<&AllocId, &Allocation> =
-                plan.node_allocation.get(id).into_iter().flatten().map(|a| (&a.id, a)).collect();
+            let stopping: BTreeSet<&AllocId> = plan
+                .node_update
+                .get(id)
+                .into_iter()
+                .flatten()
+                .map(|a| &a.id)
+                .collect();
+            let updating: BTreeMap<&AllocId, &Allocation> = plan
+                .node_allocation
+                .get(id)
+                .into_iter()
+                .flatten()
+                .map(|a| (&a.id, a))
+                .collect();
             let mut proposed: Vec<&Allocation> = self
                 .allocs_by_node(id)
                 .into_iter()
-                .filter(|a| !a.is_terminal() && !stopping.contains(&a.id) && !updating.contains_key(&a.id))
+                .filter(|a| {
+                    !a.is_terminal() && !stopping.contains(&a.id) && !updating.contains_key(&a.id)
+                })
                 .collect();
             proposed.extend(updating.values().copied().filter(|a| !a.is_terminal()));
             if node_fits(node, &proposed).is_err() {
@@ -372,7 +424,11 @@ impl Planner for Harness {
 /// Counts a job's running (non-terminal) allocations per group.
 pub fn running_per_group(h: &Harness, namespace: &str, job_id: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    for a in h.allocs_by_job(namespace, job_id).into_iter().filter(|a| !a.is_terminal()) {
+    for a in h
+        .allocs_by_job(namespace, job_id)
+        .into_iter()
+        .filter(|a| !a.is_terminal())
+    {
         *out.entry(a.task_group.clone()).or_default() += 1;
     }
     if let Some(job) = h.job(namespace, job_id) {

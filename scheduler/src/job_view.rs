@@ -159,7 +159,8 @@ pub fn task_cpu_mem(task: &Task) -> (i64, i64) {
     let r = task.resources.as_ref();
     (
         r.and_then(|r| r.cpu).unwrap_or(DEFAULT_TASK_CPU),
-        r.and_then(|r| r.memory_mb).unwrap_or(DEFAULT_TASK_MEMORY_MB),
+        r.and_then(|r| r.memory_mb)
+            .unwrap_or(DEFAULT_TASK_MEMORY_MB),
     )
 }
 
@@ -234,7 +235,8 @@ impl GroupAsk {
         for v in group.volumes.iter().flat_map(|m| m.values()) {
             if v.r#type.as_deref().unwrap_or("host") == "host" {
                 let source = v.source.clone().unwrap_or_default();
-                ask.host_volumes.push((source, v.read_only.unwrap_or(false)));
+                ask.host_volumes
+                    .push((source, v.read_only.unwrap_or(false)));
             }
         }
         ask

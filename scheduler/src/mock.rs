@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use sched_core::model::{
-    DriverInfo, Job, Node, NodeCpuResources, NodeId, NodeMemoryResources, NodeResources,
-    NodeStatus, Port, NetworkResource, Resources, Task, TaskGroup,
+    DriverInfo, Job, NetworkResource, Node, NodeCpuResources, NodeId, NodeMemoryResources,
+    NodeResources, NodeStatus, Port, Resources, Task, TaskGroup,
 };
 
 /// A ready node numbered `n`: 4000 MHz, 8192 MB, 4 cores, `dc1`, pool
@@ -20,7 +20,11 @@ pub fn node(n: u128) -> Node {
     for d in ["raw_exec", "exec"] {
         drivers.insert(
             d.to_owned(),
-            DriverInfo { detected: true, healthy: true, ..Default::default() },
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                ..Default::default()
+            },
         );
         attributes.insert(format!("driver.{d}"), "1".to_owned());
     }
@@ -33,7 +37,11 @@ pub fn node(n: u128) -> Node {
         computed_class: "v1:linux-medium".to_owned(),
         attributes,
         node_resources: NodeResources {
-            cpu: NodeCpuResources { cpu_shares: 4000, total_cpu_cores: 4, reservable_cpu_cores: vec![0, 1, 2, 3] },
+            cpu: NodeCpuResources {
+                cpu_shares: 4000,
+                total_cpu_cores: 4,
+                reservable_cpu_cores: vec![0, 1, 2, 3],
+            },
             memory: NodeMemoryResources { memory_mb: 8192 },
             ..Default::default()
         },
@@ -54,12 +62,19 @@ pub fn node_sized(n: u128, cpu: i64, memory_mb: i64) -> Node {
 /// A task running `raw_exec` with the given ask.
 pub fn task(name: &str, cpu: i64, memory_mb: i64) -> Task {
     let mut config = BTreeMap::new();
-    config.insert("command".to_owned(), serde_json::Value::String("/bin/sleep".to_owned()));
+    config.insert(
+        "command".to_owned(),
+        serde_json::Value::String("/bin/sleep".to_owned()),
+    );
     Task {
         name: Some(name.to_owned()),
         driver: Some("raw_exec".to_owned()),
         config: Some(config),
-        resources: Some(Resources { cpu: Some(cpu), memory_mb: Some(memory_mb), ..Default::default() }),
+        resources: Some(Resources {
+            cpu: Some(cpu),
+            memory_mb: Some(memory_mb),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -96,9 +111,24 @@ pub fn with_ports(mut job: Job, statics: &[(&str, i64)], dynamics: &[&str]) -> J
     if let Some(g) = job.task_groups.as_mut().and_then(|g| g.first_mut()) {
         g.networks = Some(vec![NetworkResource {
             reserved_ports: Some(
-                statics.iter().map(|(l, v)| Port { label: Some((*l).to_owned()), value: Some(*v), ..Default::default() }).collect(),
+                statics
+                    .iter()
+                    .map(|(l, v)| Port {
+                        label: Some((*l).to_owned()),
+                        value: Some(*v),
+                        ..Default::default()
+                    })
+                    .collect(),
             ),
-            dynamic_ports: Some(dynamics.iter().map(|l| Port { label: Some((*l).to_owned()), ..Default::default() }).collect()),
+            dynamic_ports: Some(
+                dynamics
+                    .iter()
+                    .map(|l| Port {
+                        label: Some((*l).to_owned()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
             ..Default::default()
         }]);
     }

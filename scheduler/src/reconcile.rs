@@ -102,21 +102,37 @@ pub fn reconcile(
     eval_id: &str,
 ) -> Reconciled {
     let mut out = Reconciled::default();
-    let live: Vec<&Allocation> = allocs.iter().copied().filter(|a| a.desired_status == sched_core::model::DesiredStatus::Run).collect();
+    let live: Vec<&Allocation> = allocs
+        .iter()
+        .copied()
+        .filter(|a| a.desired_status == sched_core::model::DesiredStatus::Run)
+        .collect();
     let Some(job) = job.filter(|j| !j.stopped()) else {
         for a in live.into_iter().filter(|a| !a.client_status.is_terminal()) {
-            out.stop.push(Stop { alloc: a.clone(), description: reasons::JOB_STOPPED, client_status: None });
+            out.stop.push(Stop {
+                alloc: a.clone(),
+                description: reasons::JOB_STOPPED,
+                client_status: None,
+            });
         }
         return out;
     };
     let groups: BTreeSet<&str> = job.groups().iter().map(|g| g.name()).collect();
     for a in &live {
         if !groups.contains(a.task_group.as_str()) && !a.client_status.is_terminal() {
-            out.stop.push(Stop { alloc: (*a).clone(), description: reasons::GROUP_REMOVED, client_status: None });
+            out.stop.push(Stop {
+                alloc: (*a).clone(),
+                description: reasons::GROUP_REMOVED,
+                client_status: None,
+            });
         }
     }
     for group in job.groups() {
-        let mine: Vec<&Allocation> = live.iter().copied().filter(|a| a.task_group == group.name()).collect();
+        let mine: Vec<&Allocation> = live
+            .iter()
+            .copied()
+            .filter(|a| a.task_group == group.name())
+            .collect();
         reconcile_group(state, job, group, &mine, now, eval_id, &mut out);
     }
     out
@@ -156,7 +172,11 @@ fn reconcile_group(
                 }
                 match reschedule_decision(a, policy.as_ref(), now, eval_id) {
                     Reschedule::Now(penalty) => {
-                        out.stop.push(Stop { alloc: (*a).clone(), description: reasons::RESCHEDULED, client_status: None });
+                        out.stop.push(Stop {
+                            alloc: (*a).clone(),
+                            description: reasons::RESCHEDULED,
+                            client_status: None,
+                        });
                         replacements.push(Placement {
                             group: group.name().to_owned(),
                             name: a.name.clone(),
@@ -169,7 +189,10 @@ fn reconcile_group(
                         // Still counts until its replacement is placed.
                         kept.push((*a).clone());
                         if a.followup_eval_id.is_none() {
-                            out.delayed.push(DelayedReschedule { alloc: (*a).clone(), at });
+                            out.delayed.push(DelayedReschedule {
+                                alloc: (*a).clone(),
+                                at,
+                            });
                         }
                     }
                     Reschedule::Never => kept.push((*a).clone()),
@@ -179,7 +202,11 @@ fn reconcile_group(
             _ => {}
         }
         if node_down {
-            out.stop.push(Stop { alloc: (*a).clone(), description: reasons::LOST, client_status: Some(ClientStatus::Lost) });
+            out.stop.push(Stop {
+                alloc: (*a).clone(),
+                description: reasons::LOST,
+                client_status: Some(ClientStatus::Lost),
+            });
             replacements.push(Placement {
                 group: group.name().to_owned(),
                 name: a.name.clone(),
@@ -190,7 +217,11 @@ fn reconcile_group(
             continue;
         }
         if node.is_some_and(|n| n.drain_strategy.is_some()) {
-            out.stop.push(Stop { alloc: (*a).clone(), description: reasons::MIGRATING, client_status: None });
+            out.stop.push(Stop {
+                alloc: (*a).clone(),
+                description: reasons::MIGRATING,
+                client_status: None,
+            });
             replacements.push(Placement {
                 group: group.name().to_owned(),
                 name: a.name.clone(),
@@ -216,7 +247,11 @@ fn reconcile_group(
         let mut remaining = Vec::new();
         for a in kept.drain(..) {
             if excess > 0 && !a.client_status.is_terminal() {
-                out.stop.push(Stop { alloc: a, description: reasons::NOT_NEEDED, client_status: None });
+                out.stop.push(Stop {
+                    alloc: a,
+                    description: reasons::NOT_NEEDED,
+                    client_status: None,
+                });
                 excess -= 1;
             } else {
                 remaining.push(a);
@@ -228,7 +263,10 @@ fn reconcile_group(
     // Updates of what stays.
     for a in kept.iter().filter(|a| !a.client_status.is_terminal()) {
         let old = a.job.as_ref().and_then(|j| j.group(group.name()));
-        let same_version = a.job.as_ref().is_some_and(|j| j.ver() == job.ver() && j.job_modify_index == job.job_modify_index);
+        let same_version = a
+            .job
+            .as_ref()
+            .is_some_and(|j| j.ver() == job.ver() && j.job_modify_index == job.job_modify_index);
         if same_version {
             continue;
         }
@@ -239,7 +277,11 @@ fn reconcile_group(
                 out.inplace.push(updated);
             }
             _ => {
-                out.stop.push(Stop { alloc: a.clone(), description: reasons::UPDATING, client_status: None });
+                out.stop.push(Stop {
+                    alloc: a.clone(),
+                    description: reasons::UPDATING,
+                    client_status: None,
+                });
                 replacements.push(Placement {
                     group: group.name().to_owned(),
                     name: a.name.clone(),
@@ -258,7 +300,12 @@ fn reconcile_group(
         let used: BTreeSet<u64> = kept
             .iter()
             .map(|a| a.name.as_str())
-            .chain(out.place.iter().filter(|p| p.group == group.name()).map(|p| p.name.as_str()))
+            .chain(
+                out.place
+                    .iter()
+                    .filter(|p| p.group == group.name())
+                    .map(|p| p.name.as_str()),
+            )
             .filter_map(name_index)
             .collect();
         let mut i = 0u64;
@@ -325,7 +372,12 @@ enum Reschedule {
     Never,
 }
 
-fn reschedule_decision(a: &Allocation, policy: Option<&ReschedulePolicy>, now: i64, eval_id: &str) -> Reschedule {
+fn reschedule_decision(
+    a: &Allocation,
+    policy: Option<&ReschedulePolicy>,
+    now: i64,
+    eval_id: &str,
+) -> Reschedule {
     let Some(policy) = policy else {
         return Reschedule::Never;
     };
@@ -334,7 +386,10 @@ fn reschedule_decision(a: &Allocation, policy: Option<&ReschedulePolicy>, now: i
         return Reschedule::Never;
     }
     let at = fail_time + next_delay(a, policy, fail_time);
-    let followup_due = a.followup_eval_id.as_ref().is_some_and(|id| id.as_str() == eval_id);
+    let followup_due = a
+        .followup_eval_id
+        .as_ref()
+        .is_some_and(|id| id.as_str() == eval_id);
     if at <= now + RESCHEDULE_WINDOW_NANOS || followup_due {
         let mut penalty: HashSet<NodeId> = HashSet::new();
         penalty.insert(a.node_id.clone());
@@ -363,9 +418,16 @@ pub fn reschedule_eligible(a: &Allocation, policy: &ReschedulePolicy, fail_time:
     if unlimited {
         return true;
     }
-    let events = a.reschedule_tracker.as_ref().map(|t| t.events.as_slice()).unwrap_or(&[]);
+    let events = a
+        .reschedule_tracker
+        .as_ref()
+        .map(|t| t.events.as_slice())
+        .unwrap_or(&[]);
     let interval = nanos(policy.interval);
-    let recent = events.iter().filter(|e| fail_time - e.reschedule_time < interval).count() as i64;
+    let recent = events
+        .iter()
+        .filter(|e| fail_time - e.reschedule_time < interval)
+        .count() as i64;
     recent < attempts
 }
 
@@ -375,7 +437,11 @@ pub fn reschedule_eligible(a: &Allocation, policy: &ReschedulePolicy, fail_time:
 pub fn next_delay(a: &Allocation, policy: &ReschedulePolicy, fail_time: i64) -> i64 {
     let base = nanos(policy.delay);
     let max = nanos(policy.max_delay);
-    let events = a.reschedule_tracker.as_ref().map(|t| t.events.as_slice()).unwrap_or(&[]);
+    let events = a
+        .reschedule_tracker
+        .as_ref()
+        .map(|t| t.events.as_slice())
+        .unwrap_or(&[]);
     let Some(last) = events.last() else {
         return base;
     };
@@ -418,14 +484,19 @@ mod tests {
     }
 
     fn with_events(delays_s: &[i64], at: i64) -> Allocation {
-        let mut a = Allocation::default();
-        a.reschedule_tracker = Some(RescheduleTracker {
-            events: delays_s
-                .iter()
-                .map(|d| RescheduleEvent { reschedule_time: at, delay: Duration::from_secs(*d), ..Default::default() })
-                .collect(),
-        });
-        a
+        Allocation {
+            reschedule_tracker: Some(RescheduleTracker {
+                events: delays_s
+                    .iter()
+                    .map(|d| RescheduleEvent {
+                        reschedule_time: at,
+                        delay: Duration::from_secs(*d),
+                        ..Default::default()
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        }
     }
 
     const S: i64 = 1_000_000_000;

@@ -155,7 +155,11 @@ impl<'s> Stack<'s> {
         let mut rng = fastrand::Rng::with_seed(config.seed ^ seed);
         // Source: ready, eligible nodes (other nodes never become
         // candidates, as in Nomad's readyNodesInDCsAndPool), shuffled.
-        let mut nodes: Vec<&Node> = state.nodes().into_iter().filter(|n| n.is_schedulable()).collect();
+        let mut nodes: Vec<&Node> = state
+            .nodes()
+            .into_iter()
+            .filter(|n| n.is_schedulable())
+            .collect();
         rng.shuffle(&mut nodes);
         // Limit: max(2, ceil(log2 N)) options, 2 for batch.
         let limit = limit_for(nodes.len(), job.job_type() == "batch");
@@ -188,17 +192,19 @@ impl<'s> Stack<'s> {
     }
 
     fn prep(&mut self, job: &Job, group: &TaskGroup) -> &mut GroupPrep {
-        self.groups.entry(group.name().to_owned()).or_insert_with(|| {
-            let mut affinities: Vec<Affinity> = job.job_affinities().to_vec();
-            affinities.extend(group.all_affinities().into_iter().cloned());
-            GroupPrep {
-                checks: GroupChecks::new(job, group),
-                distinct: DistinctChecks::new(job, group),
-                spread: SpreadScorer::new(job, group),
-                affinities,
-                count: group.count(),
-            }
-        })
+        self.groups
+            .entry(group.name().to_owned())
+            .or_insert_with(|| {
+                let mut affinities: Vec<Affinity> = job.job_affinities().to_vec();
+                affinities.extend(group.all_affinities().into_iter().cloned());
+                GroupPrep {
+                    checks: GroupChecks::new(job, group),
+                    distinct: DistinctChecks::new(job, group),
+                    spread: SpreadScorer::new(job, group),
+                    affinities,
+                    count: group.count(),
+                }
+            })
     }
 
     /// Picks a node for one placement of `group`, or `None` with the reasons
@@ -245,7 +251,8 @@ impl<'s> Stack<'s> {
             result = sel.best().and_then(|b| seen.get(b.index).map(|n| (b, *n)));
         }
         self.groups.insert(group.name().to_owned(), prep);
-        ctx.metrics.allocation_time = sched_core::model::Duration::from_nanos(started.elapsed().as_nanos() as i64);
+        ctx.metrics.allocation_time =
+            sched_core::model::Duration::from_nanos(started.elapsed().as_nanos() as i64);
         result.map(|(best, node)| Selected {
             node_id: node.id.clone(),
             node_name: node.name.clone(),
@@ -285,7 +292,9 @@ impl<'s> Stack<'s> {
             None => {
                 let state = self.state;
                 let nodes = &self.nodes;
-                let idx = self.built_index.get_or_insert_with(|| build_index(state, nodes));
+                let idx = self
+                    .built_index
+                    .get_or_insert_with(|| build_index(state, nodes));
                 idx.fitting(cpu, mem).take(256).cloned().collect()
             }
         };
@@ -413,7 +422,12 @@ pub fn build_index(state: &dyn State, nodes: &[&Node]) -> CapacityIndex {
         let live: Vec<_> = allocs.into_iter().filter(|a| !a.is_terminal()).collect();
         let used = Usage::of(live.iter().copied());
         let cap = Capacity::of(n);
-        idx.update(&n.id, cap.cpu - used.cpu, cap.memory_mb - used.memory_mb, live.is_empty());
+        idx.update(
+            &n.id,
+            cap.cpu - used.cpu,
+            cap.memory_mb - used.memory_mb,
+            live.is_empty(),
+        );
     }
     idx
 }

@@ -5,9 +5,7 @@
 //!
 //! This module owns the traits and the scheduler's error type, nothing else.
 
-use sched_core::model::{
-    Allocation, Deployment, Evaluation, Job, Node, NodeId, Plan, PlanResult,
-};
+use sched_core::model::{Allocation, Deployment, Evaluation, Job, Node, NodeId, Plan, PlanResult};
 
 use crate::rank::capacity_index::CapacityIndex;
 

@@ -9,10 +9,9 @@
 use std::collections::BTreeMap;
 
 use sched_core::model::{
-    AllocMetric, AllocatedCpuResources, AllocatedMemoryResources, AllocatedResources,
-    AllocatedSharedResources, AllocatedTaskResources, Allocation, AllocId, ClientStatus,
-    DesiredStatus, Duration, EvalId, EvalStatus, Evaluation, Job, Plan, RescheduleEvent,
-    RescheduleTracker,
+    AllocId, AllocMetric, AllocatedCpuResources, AllocatedMemoryResources, AllocatedResources,
+    AllocatedSharedResources, AllocatedTaskResources, Allocation, ClientStatus, DesiredStatus,
+    Duration, EvalId, EvalStatus, Evaluation, Job, Plan, RescheduleEvent, RescheduleTracker,
 };
 
 use crate::context::EvalContext;
@@ -47,7 +46,10 @@ pub fn append_stop(plan: &mut Plan, stop: &Stop) {
         a.client_status = cs;
     }
     a.job = None;
-    plan.node_update.entry(a.node_id.clone()).or_default().push(a);
+    plan.node_update
+        .entry(a.node_id.clone())
+        .or_default()
+        .push(a);
 }
 
 /// A new allocation of `place` on the selected node.
@@ -55,12 +57,15 @@ pub fn new_alloc(
     ctx: &EvalContext<'_>,
     eval: &Evaluation,
     job: &Job,
-    ask: &GroupAsk,
     place: &Placement,
     chosen: &Selected,
     id: AllocId,
     now: i64,
 ) -> Allocation {
+    let ask = job
+        .group(&place.group)
+        .map(GroupAsk::of)
+        .unwrap_or_default();
     let mut tasks = BTreeMap::new();
     // Reserved cores: the lowest core IDs the node's proposed allocations
     // do not hold.
@@ -83,8 +88,14 @@ pub fn new_alloc(
         tasks.insert(
             name.clone(),
             AllocatedTaskResources {
-                cpu: AllocatedCpuResources { cpu_shares: *cpu, reserved_cores: reserved },
-                memory: AllocatedMemoryResources { memory_mb: *mem, memory_max_mb: 0 },
+                cpu: AllocatedCpuResources {
+                    cpu_shares: *cpu,
+                    reserved_cores: reserved,
+                },
+                memory: AllocatedMemoryResources {
+                    memory_mb: *mem,
+                    memory_max_mb: 0,
+                },
                 networks: Vec::new(),
             },
         );
@@ -101,7 +112,10 @@ pub fn new_alloc(
         task_group: place.group.clone(),
         allocated_resources: AllocatedResources {
             tasks,
-            shared: AllocatedSharedResources { ports: chosen.ports.clone(), ..Default::default() },
+            shared: AllocatedSharedResources {
+                ports: chosen.ports.clone(),
+                ..Default::default()
+            },
         },
         desired_status: DesiredStatus::Run,
         client_status: ClientStatus::Pending,
@@ -113,9 +127,13 @@ pub fn new_alloc(
         alloc.previous_allocation = Some(prev.id.clone());
         if place.reschedule {
             let mut events = prev.reschedule_tracker.clone().unwrap_or_default().events;
-            let policy = job.group(&place.group).and_then(|g| crate::job_view::GroupView::reschedule(g, job));
+            let policy = job
+                .group(&place.group)
+                .and_then(|g| crate::job_view::GroupView::reschedule(g, job));
             let delay = policy
-                .map(|p| crate::reconcile::next_delay(prev, &p, crate::reconcile::failure_time(prev)))
+                .map(|p| {
+                    crate::reconcile::next_delay(prev, &p, crate::reconcile::failure_time(prev))
+                })
                 .unwrap_or(0);
             events.push(RescheduleEvent {
                 reschedule_time: now,
@@ -130,7 +148,12 @@ pub fn new_alloc(
 }
 
 /// A blocked evaluation that waits for capacity for the failed groups.
-pub fn blocked_eval(eval: &Evaluation, failed: &BTreeMap<String, AllocMetric>, id: EvalId, now: i64) -> Evaluation {
+pub fn blocked_eval(
+    eval: &Evaluation,
+    failed: &BTreeMap<String, AllocMetric>,
+    id: EvalId,
+    now: i64,
+) -> Evaluation {
     Evaluation {
         id,
         namespace: eval.namespace.clone(),
@@ -187,7 +210,9 @@ pub struct Attempt {
 
 /// Whether a plan has anything to commit.
 pub fn plan_is_empty(plan: &Plan) -> bool {
-    plan.node_update.is_empty() && plan.node_allocation.is_empty() && plan.node_preemptions.is_empty()
+    plan.node_update.is_empty()
+        && plan.node_allocation.is_empty()
+        && plan.node_preemptions.is_empty()
 }
 
 /// Runs `attempt` against fresh snapshots until its plan commits in full
@@ -219,7 +244,10 @@ pub fn run_with_retries(
             failed.status = EvalStatus::Failed;
             failed.status_description = format!("maximum attempts reached ({max_attempts})");
             planner.update_eval(failed)?;
-            return Err(SchedulerError::TooManyAttempts { eval: eval.id.to_string(), attempts: tries });
+            return Err(SchedulerError::TooManyAttempts {
+                eval: eval.id.to_string(),
+                attempts: tries,
+            });
         }
         planner.refresh(result.refresh_index)?;
     };

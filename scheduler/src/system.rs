@@ -15,7 +15,9 @@ use crate::job_view::{GroupView, JobView};
 use crate::reconcile::{Placement, Stop, alloc_name, destructive_change, reasons};
 use crate::stack::{SchedulerConfig, Stack};
 use crate::state::{Planner, SchedulerError, State};
-use crate::submit::{Attempt, MAX_BATCH_ATTEMPTS, append_stop, new_alloc, new_plan, run_with_retries};
+use crate::submit::{
+    Attempt, MAX_BATCH_ATTEMPTS, append_stop, new_alloc, new_plan, run_with_retries,
+};
 
 /// The system and sysbatch scheduler.
 pub struct SystemScheduler<'p> {
@@ -25,7 +27,9 @@ pub struct SystemScheduler<'p> {
 
 impl std::fmt::Debug for SystemScheduler<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SystemScheduler").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("SystemScheduler")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -69,9 +73,17 @@ fn attempt(
         .collect();
     let mut ctx = EvalContext::new(state, new_plan(eval, job, state.index()));
     let mut out = Attempt::default();
-    let stop = |ctx: &mut EvalContext<'_>, a: &sched_core::model::Allocation, why: &'static str, cs| {
-        append_stop(&mut ctx.plan, &Stop { alloc: a.clone(), description: why, client_status: cs });
-    };
+    let stop =
+        |ctx: &mut EvalContext<'_>, a: &sched_core::model::Allocation, why: &'static str, cs| {
+            append_stop(
+                &mut ctx.plan,
+                &Stop {
+                    alloc: a.clone(),
+                    description: why,
+                    client_status: cs,
+                },
+            );
+        };
     let Some(job) = job.filter(|j| !j.stopped()) else {
         for a in &allocs {
             stop(&mut ctx, a, reasons::JOB_STOPPED, None);
@@ -80,10 +92,15 @@ fn attempt(
         return Ok(out);
     };
     let mut stack = Stack::new(config.clone(), state, job, seed);
-    let nodes: Vec<_> = state.nodes().into_iter().filter(|n| n.is_schedulable()).collect();
+    let nodes: Vec<_> = state
+        .nodes()
+        .into_iter()
+        .filter(|n| n.is_schedulable())
+        .collect();
     let mut failed: BTreeMap<String, AllocMetric> = BTreeMap::new();
     for group in job.groups() {
-        let mut on_node: HashMap<&sched_core::model::NodeId, &sched_core::model::Allocation> = HashMap::new();
+        let mut on_node: HashMap<&sched_core::model::NodeId, &sched_core::model::Allocation> =
+            HashMap::new();
         for a in allocs.iter().filter(|a| a.task_group == group.name()) {
             let node = state.node(&a.node_id);
             if node.is_none_or(|n| n.status == NodeStatus::Down) {
@@ -96,11 +113,12 @@ fn attempt(
                 on_node.insert(&a.node_id, a);
             }
         }
-        let ask = group.ask();
         for node in &nodes {
             let existing = on_node.get(&node.id).copied();
             if let Some(a) = existing {
-                let same = a.job.as_ref().is_some_and(|j| j.ver() == job.ver() && j.job_modify_index == job.job_modify_index);
+                let same = a.job.as_ref().is_some_and(|j| {
+                    j.ver() == job.ver() && j.job_modify_index == job.job_modify_index
+                });
                 if same {
                     continue;
                 }
@@ -108,7 +126,11 @@ fn attempt(
                 if old.is_some_and(|old| !destructive_change(old, group)) {
                     let mut updated = a.clone();
                     updated.job = Some(Box::new(job.clone()));
-                    ctx.plan.node_allocation.entry(a.node_id.clone()).or_default().push(updated);
+                    ctx.plan
+                        .node_allocation
+                        .entry(a.node_id.clone())
+                        .or_default()
+                        .push(updated);
                     continue;
                 }
                 stop(&mut ctx, a, reasons::UPDATING, None);
@@ -123,8 +145,20 @@ fn attempt(
                         reschedule: false,
                         penalty_nodes: Default::default(),
                     };
-                    let alloc = new_alloc(&ctx, eval, job, &ask, &place, &chosen, AllocId::from_u128(ids.u128(..)), now);
-                    ctx.plan.node_allocation.entry(node.id.clone()).or_default().push(alloc);
+                    let alloc = new_alloc(
+                        &ctx,
+                        eval,
+                        job,
+                        &place,
+                        &chosen,
+                        AllocId::from_u128(ids.u128(..)),
+                        now,
+                    );
+                    ctx.plan
+                        .node_allocation
+                        .entry(node.id.clone())
+                        .or_default()
+                        .push(alloc);
                 }
                 None if ctx.metrics.nodes_exhausted > 0 => {
                     let m = failed.entry(group.name().to_owned()).or_default();

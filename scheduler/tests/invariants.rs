@@ -22,18 +22,40 @@ struct JobSpec {
 }
 
 fn job_spec() -> impl Strategy<Value = JobSpec> {
-    (1i64..12, 50i64..2500, 64i64..4000, any::<bool>(), prop::option::of(8000i64..8004), any::<bool>()).prop_map(
-        |(count, cpu, mem, distinct, static_port, dynamic_port)| JobSpec { count, cpu, mem, distinct, static_port, dynamic_port },
+    (
+        1i64..12,
+        50i64..2500,
+        64i64..4000,
+        any::<bool>(),
+        prop::option::of(8000i64..8004),
+        any::<bool>(),
     )
+        .prop_map(
+            |(count, cpu, mem, distinct, static_port, dynamic_port)| JobSpec {
+                count,
+                cpu,
+                mem,
+                distinct,
+                static_port,
+                dynamic_port,
+            },
+        )
 }
 
 fn build(id: &str, s: &JobSpec, kind: &str) -> sched_core::model::Job {
     let mut job = mock::job_of_type(id, kind, s.count, s.cpu, s.mem);
     if s.distinct {
-        job.constraints = Some(vec![Constraint { operand: Some("distinct_hosts".into()), ..Default::default() }]);
+        job.constraints = Some(vec![Constraint {
+            operand: Some("distinct_hosts".into()),
+            ..Default::default()
+        }]);
     }
     let statics: Vec<(&str, i64)> = s.static_port.map(|p| vec![("http", p)]).unwrap_or_default();
-    let dynamics: Vec<&str> = if s.dynamic_port { vec!["admin"] } else { vec![] };
+    let dynamics: Vec<&str> = if s.dynamic_port {
+        vec!["admin"]
+    } else {
+        vec![]
+    };
     if !statics.is_empty() || !dynamics.is_empty() {
         job = mock::with_ports(job, &statics, &dynamics);
     }
@@ -50,7 +72,11 @@ fn cluster(sizes: &[(i64, i64)]) -> Harness {
 
 fn config(nomad: bool, seed: u64) -> SchedulerConfig {
     SchedulerConfig {
-        candidates: if nomad { CandidateSelection::NomadLimit } else { CandidateSelection::CapacityIndex },
+        candidates: if nomad {
+            CandidateSelection::NomadLimit
+        } else {
+            CandidateSelection::CapacityIndex
+        },
         seed,
         now_nanos: Some(1_000_000_000_000),
         ..SchedulerConfig::default()

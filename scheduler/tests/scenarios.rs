@@ -17,13 +17,18 @@ fn cluster(n: u128) -> Harness {
 }
 
 fn cfg() -> SchedulerConfig {
-    SchedulerConfig { now_nanos: Some(1_000_000_000_000), ..SchedulerConfig::default() }
+    SchedulerConfig {
+        now_nanos: Some(1_000_000_000_000),
+        ..SchedulerConfig::default()
+    }
 }
 
 #[test]
 fn places_count_and_completes_eval() {
     let mut h = cluster(5);
-    let eval = h.register_and_run(mock::service_job("web", 10, 500, 512), &cfg()).unwrap();
+    let eval = h
+        .register_and_run(mock::service_job("web", 10, 500, 512), &cfg())
+        .unwrap();
     assert_eq!(running_per_group(&h, "default", "web")["web"], 10);
     h.check_no_overcommit().unwrap();
     let done = h.updated_evals.last().unwrap();
@@ -41,14 +46,21 @@ fn places_count_and_completes_eval() {
 fn exhaustion_is_explained_and_blocks() {
     let mut h = cluster(2);
     // 3 x 6000 MB on two 8192 MB nodes: one does not fit.
-    h.register_and_run(mock::service_job("big", 3, 100, 6000), &cfg()).unwrap();
-    assert_eq!(running_per_group(&h, "default", "big")["big".replace("big", "web").as_str()], 2);
+    h.register_and_run(mock::service_job("big", 3, 100, 6000), &cfg())
+        .unwrap();
+    assert_eq!(
+        running_per_group(&h, "default", "big")["big".replace("big", "web").as_str()],
+        2
+    );
     let blocked = h.last_blocked().expect("blocked eval");
     let m = &blocked.failed_tg_allocs["web"];
     assert_eq!(m.nodes_exhausted, 2);
     assert_eq!(m.dimension_exhausted["memory"], 2);
     assert!(explain(m).contains(&"Resources exhausted on 2 nodes: memory".to_owned()));
-    assert_eq!(h.updated_evals.last().unwrap().blocked_eval.as_ref(), Some(&blocked.id));
+    assert_eq!(
+        h.updated_evals.last().unwrap().blocked_eval.as_ref(),
+        Some(&blocked.id)
+    );
 }
 
 #[test]
@@ -63,20 +75,33 @@ fn constraint_filtering_is_explained() {
     h.register_and_run(job, &cfg()).unwrap();
     let m = &h.last_blocked().unwrap().failed_tg_allocs["web"];
     assert_eq!(m.nodes_filtered, 3);
-    assert!(explain(m).contains(&"Constraint ${attr.kernel.name} = windows filtered 3 nodes".to_owned()));
+    assert!(
+        explain(m)
+            .contains(&"Constraint ${attr.kernel.name} = windows filtered 3 nodes".to_owned())
+    );
 }
 
 #[test]
 fn distinct_hosts_spreads_over_nodes() {
     let mut h = cluster(3);
     let mut job = mock::service_job("d", 4, 100, 128);
-    job.constraints = Some(vec![Constraint { operand: Some("distinct_hosts".into()), ..Default::default() }]);
+    job.constraints = Some(vec![Constraint {
+        operand: Some("distinct_hosts".into()),
+        ..Default::default()
+    }]);
     h.register_and_run(job, &cfg()).unwrap();
-    let allocs: Vec<_> = h.all_allocs().into_iter().filter(|a| !a.is_terminal()).collect();
+    let allocs: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| !a.is_terminal())
+        .collect();
     assert_eq!(allocs.len(), 3);
     let nodes: std::collections::BTreeSet<_> = allocs.iter().map(|a| a.node_id.clone()).collect();
     assert_eq!(nodes.len(), 3);
-    assert_eq!(h.last_blocked().unwrap().failed_tg_allocs["web"].constraint_filtered["distinct_hosts"], 3);
+    assert_eq!(
+        h.last_blocked().unwrap().failed_tg_allocs["web"].constraint_filtered["distinct_hosts"],
+        3
+    );
 }
 
 #[test]
@@ -100,12 +125,19 @@ fn distinct_property_limits_per_value() {
 #[test]
 fn static_ports_never_collide() {
     let mut h = cluster(2);
-    let job = mock::with_ports(mock::service_job("ports", 3, 100, 128), &[("http", 8080)], &["admin"]);
+    let job = mock::with_ports(
+        mock::service_job("ports", 3, 100, 128),
+        &[("http", 8080)],
+        &["admin"],
+    );
     h.register_and_run(job, &cfg()).unwrap();
     assert_eq!(running_per_group(&h, "default", "ports")["web"], 2);
     h.check_no_overcommit().unwrap();
     let m = &h.last_blocked().unwrap().failed_tg_allocs["web"];
-    assert_eq!(m.dimension_exhausted["network: reserved port collision http=8080"], 2);
+    assert_eq!(
+        m.dimension_exhausted["network: reserved port collision http=8080"],
+        2
+    );
 }
 
 #[test]
@@ -122,14 +154,23 @@ fn system_job_one_per_eligible_node_and_new_nodes() {
     h.upsert_node(other);
     let job = mock::job_of_type("agent", "system", 1, 100, 128);
     h.register_and_run(job, &cfg()).unwrap();
-    let allocs: Vec<_> = h.all_allocs().into_iter().filter(|a| !a.is_terminal()).cloned().collect();
+    let allocs: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| !a.is_terminal())
+        .cloned()
+        .collect();
     assert_eq!(allocs.len(), 4);
     // Constraint/driver-filtered nodes are not failures.
     assert!(h.last_blocked().is_none());
     h.upsert_node(mock::node(7));
     let eval = h.job_eval("default", "agent");
     h.run(&eval, &cfg()).unwrap();
-    let live: Vec<_> = h.all_allocs().into_iter().filter(|a| !a.is_terminal()).collect();
+    let live: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| !a.is_terminal())
+        .collect();
     assert_eq!(live.len(), 5);
     let nodes: std::collections::BTreeSet<_> = live.iter().map(|a| a.node_id.clone()).collect();
     assert_eq!(nodes.len(), 5);
@@ -141,7 +182,10 @@ fn partial_commit_is_retried() {
     h.max_nodes_per_plan = Some(1);
     // Spread over 4 nodes by distinct_hosts: each plan commits one node.
     let mut job = mock::service_job("partial", 4, 100, 128);
-    job.constraints = Some(vec![Constraint { operand: Some("distinct_hosts".into()), ..Default::default() }]);
+    job.constraints = Some(vec![Constraint {
+        operand: Some("distinct_hosts".into()),
+        ..Default::default()
+    }]);
     h.register_and_run(job, &cfg()).unwrap();
     assert_eq!(running_per_group(&h, "default", "partial")["web"], 4);
     assert_eq!(h.plans.len(), 4);
@@ -152,16 +196,33 @@ fn partial_commit_is_retried() {
 #[test]
 fn node_failure_replaces_lost_allocs_elsewhere() {
     let mut h = cluster(3);
-    h.register_and_run(mock::service_job("web", 6, 500, 512), &cfg()).unwrap();
+    h.register_and_run(mock::service_job("web", 6, 500, 512), &cfg())
+        .unwrap();
     let victim = h.all_allocs()[0].node_id.clone();
-    let on_victim = h.all_allocs().iter().filter(|a| a.node_id == victim).count();
+    let on_victim = h
+        .all_allocs()
+        .iter()
+        .filter(|a| a.node_id == victim)
+        .count();
     assert!(on_victim > 0);
     h.set_node_status(&victim, NodeStatus::Down);
     let eval = h.job_eval("default", "web");
     h.run(&eval, &cfg()).unwrap();
-    let lost: Vec<_> = h.all_allocs().into_iter().filter(|a| a.node_id == victim).collect();
-    assert!(lost.iter().all(|a| a.client_status == ClientStatus::Lost && a.desired_status == DesiredStatus::Stop));
-    let live: Vec<_> = h.all_allocs().into_iter().filter(|a| !a.is_terminal()).collect();
+    let lost: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| a.node_id == victim)
+        .collect();
+    assert!(
+        lost.iter()
+            .all(|a| a.client_status == ClientStatus::Lost
+                && a.desired_status == DesiredStatus::Stop)
+    );
+    let live: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| !a.is_terminal())
+        .collect();
     assert_eq!(live.len(), 6);
     assert!(live.iter().all(|a| a.node_id != victim));
     h.check_no_overcommit().unwrap();
@@ -171,29 +232,66 @@ fn node_failure_replaces_lost_allocs_elsewhere() {
 fn failed_alloc_rescheduled_after_delay() {
     let mut h = cluster(3);
     let mut job = mock::service_job("flaky", 1, 100, 128);
-    job.task_groups.as_mut().unwrap()[0].reschedule_policy = Some(sched_core::model::ReschedulePolicy {
-        attempts: Some(2),
-        interval: Some(sched_core::model::Duration::from_hours(1)),
-        delay: Some(sched_core::model::Duration::from_secs(30)),
-        delay_function: Some("constant".into()),
-        max_delay: Some(sched_core::model::Duration::from_secs(0)),
-        unlimited: Some(false),
-    });
+    job.task_groups.as_mut().unwrap()[0].reschedule_policy =
+        Some(sched_core::model::ReschedulePolicy {
+            attempts: Some(2),
+            interval: Some(sched_core::model::Duration::from_hours(1)),
+            delay: Some(sched_core::model::Duration::from_secs(30)),
+            delay_function: Some("constant".into()),
+            max_delay: Some(sched_core::model::Duration::from_secs(0)),
+            unlimited: Some(false),
+        });
     let t0 = 1_000_000_000_000i64;
-    let c = SchedulerConfig { now_nanos: Some(t0), ..cfg() };
+    let c = SchedulerConfig {
+        now_nanos: Some(t0),
+        ..cfg()
+    };
     h.register_and_run(job, &c).unwrap();
     let first = h.all_allocs()[0].clone();
     h.set_client_status(&first.id, ClientStatus::Failed, t0 + 5_000_000_000);
     // Right after the failure: a follow-up evaluation 30 s later.
     let eval = h.job_eval("default", "flaky");
-    h.run(&eval, &SchedulerConfig { now_nanos: Some(t0 + 6_000_000_000), ..cfg() }).unwrap();
-    let follow = h.created_evals.iter().find(|e| e.triggered_by == "failed-follow-up").cloned().expect("follow-up");
-    assert_eq!(follow.wait_until.as_deref(), Some((t0 + 35_000_000_000).to_string().as_str()));
-    assert_eq!(h.alloc(&first.id).unwrap().followup_eval_id.as_ref(), Some(&follow.id));
-    assert_eq!(h.all_allocs().iter().filter(|a| !a.is_terminal()).count(), 0);
+    h.run(
+        &eval,
+        &SchedulerConfig {
+            now_nanos: Some(t0 + 6_000_000_000),
+            ..cfg()
+        },
+    )
+    .unwrap();
+    let follow = h
+        .created_evals
+        .iter()
+        .find(|e| e.triggered_by == "failed-follow-up")
+        .cloned()
+        .expect("follow-up");
+    assert_eq!(
+        follow.wait_until.as_deref(),
+        Some((t0 + 35_000_000_000).to_string().as_str())
+    );
+    assert_eq!(
+        h.alloc(&first.id).unwrap().followup_eval_id.as_ref(),
+        Some(&follow.id)
+    );
+    assert_eq!(
+        h.all_allocs().iter().filter(|a| !a.is_terminal()).count(),
+        0
+    );
     // When the follow-up runs, the alloc is replaced, avoiding its node.
-    h.run(&follow, &SchedulerConfig { now_nanos: Some(t0 + 35_000_000_000), ..cfg() }).unwrap();
-    let live: Vec<_> = h.all_allocs().into_iter().filter(|a| !a.is_terminal()).cloned().collect();
+    h.run(
+        &follow,
+        &SchedulerConfig {
+            now_nanos: Some(t0 + 35_000_000_000),
+            ..cfg()
+        },
+    )
+    .unwrap();
+    let live: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| !a.is_terminal())
+        .cloned()
+        .collect();
     assert_eq!(live.len(), 1);
     let new = &live[0];
     assert_eq!(new.previous_allocation.as_ref(), Some(&first.id));
@@ -201,7 +299,10 @@ fn failed_alloc_rescheduled_after_delay() {
     let ev = &new.reschedule_tracker.as_ref().unwrap().events;
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].prev_node_id, first.node_id);
-    assert_eq!(h.alloc(&first.id).unwrap().next_allocation.as_ref(), Some(&new.id));
+    assert_eq!(
+        h.alloc(&first.id).unwrap().next_allocation.as_ref(),
+        Some(&new.id)
+    );
 }
 
 #[test]
@@ -214,20 +315,44 @@ fn changed_config_replaces_and_count_change_is_in_place() {
     let mut meta = job.clone();
     meta.meta = Some([("owner".to_owned(), "ops".to_owned())].into());
     h.register_and_run(meta.clone(), &cfg()).unwrap();
-    let live: Vec<_> = h.all_allocs().into_iter().filter(|a| !a.is_terminal()).cloned().collect();
+    let live: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| !a.is_terminal())
+        .cloned()
+        .collect();
     assert_eq!(live.len(), 2);
     assert!(live.iter().all(|a| before.contains(&a.id)));
     assert!(live.iter().all(|a| a.job.as_ref().unwrap().ver() == 1));
     // Changed task config: destructive.
     let mut changed = meta;
-    let task = &mut changed.task_groups.as_mut().unwrap()[0].tasks.as_mut().unwrap()[0];
-    task.config.as_mut().unwrap().insert("command".into(), serde_json::Value::String("/bin/true".into()));
+    let task = &mut changed.task_groups.as_mut().unwrap()[0]
+        .tasks
+        .as_mut()
+        .unwrap()[0];
+    task.config.as_mut().unwrap().insert(
+        "command".into(),
+        serde_json::Value::String("/bin/true".into()),
+    );
     h.register_and_run(changed, &cfg()).unwrap();
-    let live: Vec<_> = h.all_allocs().into_iter().filter(|a| !a.is_terminal()).cloned().collect();
+    let live: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| !a.is_terminal())
+        .cloned()
+        .collect();
     assert_eq!(live.len(), 2);
     assert!(live.iter().all(|a| !before.contains(&a.id)));
-    assert!(live.iter().all(|a| a.previous_allocation.as_ref().is_some_and(|p| before.contains(p))));
-    let stopped = h.all_allocs().into_iter().filter(|a| before.contains(&a.id)).all(|a| a.desired_status == DesiredStatus::Stop);
+    assert!(live.iter().all(|a| {
+        a.previous_allocation
+            .as_ref()
+            .is_some_and(|p| before.contains(p))
+    }));
+    let stopped = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| before.contains(&a.id))
+        .all(|a| a.desired_status == DesiredStatus::Stop);
     assert!(stopped);
 }
 
@@ -239,13 +364,21 @@ fn count_down_and_job_stop() {
     let mut less = job.clone();
     less.task_groups.as_mut().unwrap()[0].count = Some(1);
     h.register_and_run(less.clone(), &cfg()).unwrap();
-    let live: Vec<_> = h.all_allocs().into_iter().filter(|a| !a.is_terminal()).cloned().collect();
+    let live: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| !a.is_terminal())
+        .cloned()
+        .collect();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].name, "c.web[0]");
     let mut stopped = less;
     stopped.stop = Some(true);
     h.register_and_run(stopped, &cfg()).unwrap();
-    assert_eq!(h.all_allocs().iter().filter(|a| !a.is_terminal()).count(), 0);
+    assert_eq!(
+        h.all_allocs().iter().filter(|a| !a.is_terminal()).count(),
+        0
+    );
 }
 
 #[test]
@@ -253,7 +386,10 @@ fn affinity_prefers_matching_nodes() {
     let mut h = Harness::new();
     for i in 1..=6u128 {
         let mut n = mock::node(i);
-        n.meta.insert("tier".into(), if i == 4 { "fast".into() } else { "slow".into() });
+        n.meta.insert(
+            "tier".into(),
+            if i == 4 { "fast".into() } else { "slow".into() },
+        );
         n.computed_class = format!("c{i}");
         h.upsert_node(n);
     }
@@ -265,14 +401,26 @@ fn affinity_prefers_matching_nodes() {
         weight: Some(100),
     }]);
     h.register_and_run(job, &cfg()).unwrap();
-    assert_eq!(h.all_allocs()[0].node_id, sched_core::model::NodeId::from_u128(4));
+    assert_eq!(
+        h.all_allocs()[0].node_id,
+        sched_core::model::NodeId::from_u128(4)
+    );
 }
 
 #[test]
 fn nomad_selection_also_places() {
     let mut h = cluster(20);
-    h.register_and_run(mock::service_job("n", 30, 250, 256), &SchedulerConfig::nomad()).unwrap();
+    h.register_and_run(
+        mock::service_job("n", 30, 250, 256),
+        &SchedulerConfig::nomad(),
+    )
+    .unwrap();
     assert_eq!(running_per_group(&h, "default", "n")["web"], 30);
     h.check_no_overcommit().unwrap();
-    assert_eq!(h.job("default", "n").map(|j| j.job_type().to_owned()).as_deref(), Some("service"));
+    assert_eq!(
+        h.job("default", "n")
+            .map(|j| j.job_type().to_owned())
+            .as_deref(),
+        Some("service")
+    );
 }

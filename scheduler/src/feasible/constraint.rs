@@ -55,7 +55,12 @@ pub fn resolve_target(target: &str, node: &Node) -> Option<String> {
 pub fn satisfies(ctx: &mut EvalContext<'_>, c: &Constraint, node: &Node) -> bool {
     let l = resolve_target(c.l_target.as_deref().unwrap_or(""), node);
     let r = resolve_target(c.r_target.as_deref().unwrap_or(""), node);
-    check_operand(ctx, c.operand.as_deref().unwrap_or("="), l.as_deref(), r.as_deref())
+    check_operand(
+        ctx,
+        c.operand.as_deref().unwrap_or("="),
+        l.as_deref(),
+        r.as_deref(),
+    )
 }
 
 /// Applies an operand to resolved targets (`None`: not found on the node).
@@ -104,7 +109,10 @@ pub fn check_operand(
 }
 
 fn split_set(s: &str) -> Vec<&str> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .collect()
 }
 
 /// Orders two values numerically when both parse as numbers, else
@@ -144,9 +152,11 @@ mod tests {
         let h = Harness::new();
         let mut ctx = EvalContext::new(&h, Default::default());
         let mut node = mock::node(7);
-        node.attributes.insert("kernel.version".into(), "5.15.0".into());
+        node.attributes
+            .insert("kernel.version".into(), "5.15.0".into());
         node.attributes.insert("cpu.numcores".into(), "8".into());
-        node.attributes.insert("features".into(), "avx, sse4,aes".into());
+        node.attributes
+            .insert("features".into(), "avx, sse4,aes".into());
         node.meta.insert("rack".into(), "r12".into());
         satisfies(&mut ctx, &con, &node)
     }
@@ -154,12 +164,30 @@ mod tests {
     #[test]
     fn targets_resolve() {
         let node = mock::node(3);
-        assert_eq!(resolve_target("${node.unique.id}", &node), Some(node.id.to_string()));
-        assert_eq!(resolve_target("${node.unique.name}", &node), Some(node.name.clone()));
-        assert_eq!(resolve_target("${node.datacenter}", &node).as_deref(), Some("dc1"));
-        assert_eq!(resolve_target("${node.class}", &node), Some(node.node_class.clone()));
-        assert_eq!(resolve_target("${node.pool}", &node).as_deref(), Some("default"));
-        assert_eq!(resolve_target("${attr.kernel.name}", &node).as_deref(), Some("linux"));
+        assert_eq!(
+            resolve_target("${node.unique.id}", &node),
+            Some(node.id.to_string())
+        );
+        assert_eq!(
+            resolve_target("${node.unique.name}", &node),
+            Some(node.name.clone())
+        );
+        assert_eq!(
+            resolve_target("${node.datacenter}", &node).as_deref(),
+            Some("dc1")
+        );
+        assert_eq!(
+            resolve_target("${node.class}", &node),
+            Some(node.node_class.clone())
+        );
+        assert_eq!(
+            resolve_target("${node.pool}", &node).as_deref(),
+            Some("default")
+        );
+        assert_eq!(
+            resolve_target("${attr.kernel.name}", &node).as_deref(),
+            Some("linux")
+        );
         assert_eq!(resolve_target("${meta.missing}", &node), None);
         assert_eq!(resolve_target("linux", &node).as_deref(), Some("linux"));
         assert!(is_escaped("${node.unique.id}"));
@@ -188,7 +216,7 @@ mod tests {
         assert!(sat(c("${attr.cpu.numcores}", "<=", "8")));
         // Numerically 8 < 10, lexically "8" > "10".
         assert!(sat(c("${attr.cpu.numcores}", "<", "10")));
-        assert!(check_order(">", "8", "10") == false);
+        assert!(!check_order(">", "8", "10"));
         assert!(check_order(">", "b", "a"));
         assert!(check_order("<", "abc", "abd"));
         assert!(!sat(c("${attr.nope}", "<", "10")));
@@ -206,7 +234,11 @@ mod tests {
         assert!(sat(c("${attr.kernel.version}", "version", ">= 5.4, < 6")));
         assert!(!sat(c("${attr.kernel.version}", "version", ">= 6.0")));
         assert!(sat(c("${attr.kernel.version}", "version", "~> 5.15")));
-        assert!(sat(c("${attr.kernel.version}", "semver", ">= 5.15.0, < 5.16.0")));
+        assert!(sat(c(
+            "${attr.kernel.version}",
+            "semver",
+            ">= 5.15.0, < 5.16.0"
+        )));
         assert!(!sat(c("${attr.kernel.version}", "semver", "> 5.15.0")));
     }
 
@@ -215,7 +247,11 @@ mod tests {
         assert!(sat(c("${attr.features}", "set_contains", "avx,aes")));
         assert!(sat(c("${attr.features}", "set_contains_all", "sse4")));
         assert!(!sat(c("${attr.features}", "set_contains", "avx,avx512")));
-        assert!(sat(c("${attr.features}", "set_contains_any", "avx512, aes")));
+        assert!(sat(c(
+            "${attr.features}",
+            "set_contains_any",
+            "avx512, aes"
+        )));
         assert!(!sat(c("${attr.features}", "set_contains_any", "avx512")));
     }
 

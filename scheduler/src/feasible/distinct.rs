@@ -57,14 +57,12 @@ impl DistinctChecks {
         let group_level = group.all_constraints().into_iter().map(|c| (c, false));
         for (c, is_job) in job_level.chain(group_level) {
             match c.operand.as_deref() {
-                Some("distinct_hosts") => {
-                    // `distinct_hosts = false` disables it.
-                    if c.r_target.as_deref() != Some("false") {
-                        if is_job {
-                            d.hosts_job = true;
-                        } else {
-                            d.hosts_group = true;
-                        }
+                // `distinct_hosts = false` disables it.
+                Some("distinct_hosts") if c.r_target.as_deref() != Some("false") => {
+                    if is_job {
+                        d.hosts_job = true;
+                    } else {
+                        d.hosts_group = true;
                     }
                 }
                 Some("distinct_property") => {
@@ -122,9 +120,10 @@ impl DistinctChecks {
             return true;
         }
         if self.hosts_job || self.hosts_group {
-            let collide = ctx.proposed_allocs(&node.id).iter().any(|a| {
-                a.job_id == self.job_id && (self.hosts_job || a.task_group == self.group)
-            });
+            let collide = ctx
+                .proposed_allocs(&node.id)
+                .iter()
+                .any(|a| a.job_id == self.job_id && (self.hosts_job || a.task_group == self.group));
             if collide {
                 ctx.filter_node(node, "distinct_hosts");
                 return false;
@@ -171,7 +170,8 @@ pub fn job_proposed<'c>(
         .flatten()
         .filter(|a| a.job_id == job_id && !a.is_terminal())
         .collect();
-    let placed_ids: std::collections::HashSet<&str> = placed.iter().map(|a| a.id.as_str()).collect();
+    let placed_ids: std::collections::HashSet<&str> =
+        placed.iter().map(|a| a.id.as_str()).collect();
     let mut out: Vec<&Allocation> = ctx
         .state
         .allocs_by_job(namespace, job_id)

@@ -25,7 +25,10 @@ pub fn assign(
     let mut out = Vec::new();
     for p in &ask.static_ports {
         if !taken.insert(p.value) {
-            return Err(format!("network: reserved port collision {}={}", p.label, p.value));
+            return Err(format!(
+                "network: reserved port collision {}={}",
+                p.label, p.value
+            ));
         }
         out.push(AllocatedPortMapping {
             label: p.label.clone(),
@@ -70,7 +73,11 @@ mod tests {
         node.reserved_resources.networks.reserved_host_ports = "22,8000-8002".into();
         let mut rng = fastrand::Rng::with_seed(1);
         let mut ask = GroupAsk::default();
-        ask.static_ports.push(StaticPort { label: "http".into(), value: 80, to: 0 });
+        ask.static_ports.push(StaticPort {
+            label: "http".into(),
+            value: 80,
+            to: 0,
+        });
         ask.dynamic_ports.push(("db".into(), 5432));
         let mut used = Usage::default();
         let got = assign(&node, &used, &ask, &mut rng).unwrap();
@@ -78,11 +85,18 @@ mod tests {
         assert!((MIN_DYNAMIC_PORT..=MAX_DYNAMIC_PORT).contains(&got[1].value));
         assert_eq!(got[1].to, 5432);
         used.ports.insert(80);
-        assert!(assign(&node, &used, &ask, &mut rng).unwrap_err().contains("collision http=80"));
+        assert!(
+            assign(&node, &used, &ask, &mut rng)
+                .unwrap_err()
+                .contains("collision http=80")
+        );
         ask.static_ports[0].value = 8001;
         assert!(assign(&node, &Usage::default(), &ask, &mut rng).is_err());
         // A full dynamic range is exhausted.
-        let full = Usage { ports: (MIN_DYNAMIC_PORT..=MAX_DYNAMIC_PORT).collect(), ..Default::default() };
+        let full = Usage {
+            ports: (MIN_DYNAMIC_PORT..=MAX_DYNAMIC_PORT).collect(),
+            ..Default::default()
+        };
         ask.static_ports.clear();
         assert_eq!(
             assign(&node, &full, &ask, &mut rng).unwrap_err(),

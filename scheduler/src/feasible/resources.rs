@@ -42,8 +42,16 @@ mod tests {
             r#type: "gpu".into(),
             name: "t4".into(),
             instances: vec![
-                NodeDevice { id: "a".into(), healthy: true, ..Default::default() },
-                NodeDevice { id: "b".into(), healthy: false, ..Default::default() },
+                NodeDevice {
+                    id: "a".into(),
+                    healthy: true,
+                    ..Default::default()
+                },
+                NodeDevice {
+                    id: "b".into(),
+                    healthy: false,
+                    ..Default::default()
+                },
             ],
             ..Default::default()
         });
@@ -51,20 +59,36 @@ mod tests {
         assert_eq!(cap.cpu, 4000);
         assert_eq!(cap.memory_mb, 8192);
         let mut used = Usage::default();
-        let mut ask = GroupAsk { cpu: 4000, memory_mb: 8192, ..Default::default() };
+        let mut ask = GroupAsk {
+            cpu: 4000,
+            memory_mb: 8192,
+            ..Default::default()
+        };
         assert_eq!(fits(&cap, &used, &ask), Ok(()));
         used.cpu = 1;
         assert_eq!(fits(&cap, &used, &ask).unwrap_err(), "cpu");
-        used = Usage { memory_mb: 1, ..Default::default() };
+        used = Usage {
+            memory_mb: 1,
+            ..Default::default()
+        };
         assert_eq!(fits(&cap, &used, &ask).unwrap_err(), "memory");
-        ask = GroupAsk { cores: 5, ..Default::default() };
+        ask = GroupAsk {
+            cores: 5,
+            ..Default::default()
+        };
         assert_eq!(fits(&cap, &Usage::default(), &ask).unwrap_err(), "cores");
-        ask = GroupAsk { cores: 4, ..Default::default() };
+        ask = GroupAsk {
+            cores: 4,
+            ..Default::default()
+        };
         assert_eq!(fits(&cap, &Usage::default(), &ask), Ok(()));
         ask = GroupAsk::default();
         ask.devices.insert("nvidia/gpu".into(), 1);
         assert_eq!(fits(&cap, &Usage::default(), &ask), Ok(()));
         ask.devices.insert("nvidia/gpu".into(), 2);
-        assert_eq!(fits(&cap, &Usage::default(), &ask).unwrap_err(), "devices: nvidia/gpu");
+        assert_eq!(
+            fits(&cap, &Usage::default(), &ask).unwrap_err(),
+            "devices: nvidia/gpu"
+        );
     }
 }

@@ -169,10 +169,8 @@ impl VersionConstraint {
             } else {
                 // go-version: a pre-release only matches constraints on a
                 // pre-release of the same release.
-                if !v.pre.is_empty() {
-                    if c.pre.is_empty() || v.segments != c.segments {
-                        return false;
-                    }
+                if !v.pre.is_empty() && (c.pre.is_empty() || v.segments != c.segments) {
+                    return false;
                 }
                 if *op == Op::Pessimistic {
                     return pessimistic(&v, c, *given);
@@ -201,7 +199,10 @@ fn pessimistic(v: &Version, c: &Version, given: usize) -> bool {
         return false;
     }
     let fixed = given.saturating_sub(1).max(1);
-    v.segments.iter().take(fixed).eq(c.segments.iter().take(fixed))
+    v.segments
+        .iter()
+        .take(fixed)
+        .eq(c.segments.iter().take(fixed))
 }
 
 #[cfg(test)]

@@ -23,7 +23,12 @@ pub fn score(ctx: &mut EvalContext<'_>, affinities: &[Affinity], node: &Node) ->
     for a in affinities {
         let l = resolve_target(a.l_target.as_deref().unwrap_or(""), node);
         let r = resolve_target(a.r_target.as_deref().unwrap_or(""), node);
-        if check_operand(ctx, a.operand.as_deref().unwrap_or("="), l.as_deref(), r.as_deref()) {
+        if check_operand(
+            ctx,
+            a.operand.as_deref().unwrap_or("="),
+            l.as_deref(),
+            r.as_deref(),
+        ) {
             total += f64::from(a.weight.unwrap_or(50));
         }
     }

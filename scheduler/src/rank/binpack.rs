@@ -41,7 +41,11 @@ mod tests {
     use super::*;
 
     fn cap() -> Capacity {
-        Capacity { cpu: 4000, memory_mb: 8192, ..Default::default() }
+        Capacity {
+            cpu: 4000,
+            memory_mb: 8192,
+            ..Default::default()
+        }
     }
 
     #[test]

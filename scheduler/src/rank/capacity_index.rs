@@ -71,7 +71,11 @@ mod tests {
     #[test]
     fn tightest_fit_first() {
         let mut idx = CapacityIndex::new();
-        let (a, b, c) = (NodeId::from_u128(1), NodeId::from_u128(2), NodeId::from_u128(3));
+        let (a, b, c) = (
+            NodeId::from_u128(1),
+            NodeId::from_u128(2),
+            NodeId::from_u128(3),
+        );
         idx.update(&a, 3000, 6000, false);
         idx.update(&b, 500, 6000, false);
         idx.update(&c, 800, 100, false);

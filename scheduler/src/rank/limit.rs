@@ -73,7 +73,12 @@ mod tests {
     use super::*;
 
     fn opt(index: usize, s: f64) -> RankedNode {
-        RankedNode { index, scores: vec![s], final_score: s, ports: vec![] }
+        RankedNode {
+            index,
+            scores: vec![s],
+            final_score: s,
+            ports: vec![],
+        }
     }
 
     #[test]

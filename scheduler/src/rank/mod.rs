@@ -41,10 +41,20 @@ mod tests {
 
     #[test]
     fn normalisation_averages_applied_scorers() {
-        let mut n = RankedNode { index: 0, scores: vec![0.5, -0.5, 1.0], final_score: 0.0, ports: vec![] };
+        let mut n = RankedNode {
+            index: 0,
+            scores: vec![0.5, -0.5, 1.0],
+            final_score: 0.0,
+            ports: vec![],
+        };
         normalize(&mut n);
         assert!((n.final_score - 1.0 / 3.0).abs() < 1e-12);
-        let mut empty = RankedNode { index: 0, scores: vec![], final_score: 0.0, ports: vec![] };
+        let mut empty = RankedNode {
+            index: 0,
+            scores: vec![],
+            final_score: 0.0,
+            ports: vec![],
+        };
         normalize(&mut empty);
         assert_eq!(empty.final_score, 0.0);
     }

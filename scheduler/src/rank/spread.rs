@@ -120,7 +120,11 @@ impl SpreadScorer {
                 continue;
             };
             let used = counts.get(&value).copied().unwrap_or(0) + 1;
-            let desired = match info.desired.get(&value).or(info.desired.get(IMPLICIT_TARGET)) {
+            let desired = match info
+                .desired
+                .get(&value)
+                .or(info.desired.get(IMPLICIT_TARGET))
+            {
                 Some(d) => *d,
                 None => {
                     total -= 1.0;
@@ -198,7 +202,10 @@ mod tests {
                 Some(
                     targets
                         .iter()
-                        .map(|(v, p)| SpreadTarget { value: Some((*v).into()), percent: Some(*p) })
+                        .map(|(v, p)| SpreadTarget {
+                            value: Some((*v).into()),
+                            percent: Some(*p),
+                        })
                         .collect(),
                 )
             },
