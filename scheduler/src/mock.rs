@@ -134,3 +134,50 @@ pub fn with_ports(mut job: Job, statics: &[(&str, i64)], dynamics: &[&str]) -> J
     }
     job
 }
+
+/// A running allocation of `job`'s first group on `node`, with the
+/// group's CPU and memory ask (for seeding state directly).
+pub fn alloc(job: &Job, node: &Node, index: u64) -> sched_core::model::Allocation {
+    use crate::job_view::{GroupView, JobView};
+    use sched_core::model::{
+        AllocId, AllocatedCpuResources, AllocatedMemoryResources, AllocatedResources,
+        AllocatedTaskResources, Allocation, ClientStatus,
+    };
+    let group = job.groups().first().cloned().unwrap_or_default();
+    let ask = group.ask();
+    let mut tasks = BTreeMap::new();
+    for (name, cpu, mem, _) in &ask.tasks {
+        tasks.insert(
+            name.clone(),
+            AllocatedTaskResources {
+                cpu: AllocatedCpuResources {
+                    cpu_shares: *cpu,
+                    reserved_cores: vec![],
+                },
+                memory: AllocatedMemoryResources {
+                    memory_mb: *mem,
+                    memory_max_mb: 0,
+                },
+                networks: vec![],
+            },
+        );
+    }
+    Allocation {
+        id: AllocId::from_u128(
+            u128::from(index) + (node.id.as_str().len() as u128) * 1_000_000 + 0xa110c,
+        ),
+        namespace: job.ns().to_owned(),
+        name: crate::reconcile::alloc_name(job.job_id(), group.name(), index),
+        node_id: node.id.clone(),
+        node_name: node.name.clone(),
+        job_id: job.job_id().to_owned(),
+        job: Some(Box::new(job.clone())),
+        task_group: group.name().to_owned(),
+        allocated_resources: AllocatedResources {
+            tasks,
+            ..Default::default()
+        },
+        client_status: ClientStatus::Running,
+        ..Default::default()
+    }
+}

@@ -431,3 +431,193 @@ pub fn build_index(state: &dyn State, nodes: &[&Node]) -> CapacityIndex {
     }
     idx
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::Harness;
+    use crate::mock;
+    use sched_core::model::{AllocId, Constraint};
+
+    fn nomad() -> SchedulerConfig {
+        SchedulerConfig::nomad()
+    }
+
+    /// Two nodes; node 1 already runs `filler` (3000 MHz / 6000 MB).
+    fn two_nodes_one_busy() -> Harness {
+        let mut h = Harness::new();
+        let (n1, n2) = (mock::node(1), mock::node(2));
+        h.upsert_node(n1.clone());
+        h.upsert_node(n2);
+        let filler = mock::service_job("filler", 1, 3000, 6000);
+        h.upsert_job(filler.clone());
+        h.upsert_alloc(mock::alloc(&filler, &n1, 0));
+        h
+    }
+
+    fn pick(
+        h: &Harness,
+        config: SchedulerConfig,
+        job: &Job,
+        opts: &SelectOptions,
+    ) -> (Option<Selected>, sched_core::model::AllocMetric) {
+        let mut ctx = EvalContext::new(h, Default::default());
+        let mut stack = Stack::new(config, h, job, 1);
+        let group = job.groups()[0].clone();
+        let got = stack.select(&mut ctx, job, &group, opts);
+        (got, ctx.metrics)
+    }
+
+    #[test]
+    fn binpack_prefers_the_fuller_node_and_records_scores() {
+        let h = two_nodes_one_busy();
+        let job = mock::service_job("web", 1, 500, 512);
+        let (got, m) = pick(&h, nomad(), &job, &SelectOptions::default());
+        let got = got.unwrap();
+        assert_eq!(got.node_id, NodeId::from_u128(1));
+        // used 3500/4000, 6512/8192: (20 - (10^0.125 + 10^0.205078125)) / 18
+        let expect = (20.0 - (10f64.powf(0.125) + 10f64.powf(1.0 - 6512.0 / 8192.0))) / 18.0;
+        assert!(
+            (got.score - expect).abs() < 1e-9,
+            "{} vs {expect}",
+            got.score
+        );
+        assert_eq!(m.nodes_evaluated, 2);
+        assert!(
+            m.scores
+                .contains_key(&format!("{}.binpack", NodeId::from_u128(1)))
+        );
+        assert!(
+            m.scores
+                .contains_key(&format!("{}.normalized-score", NodeId::from_u128(2)))
+        );
+    }
+
+    #[test]
+    fn spread_algorithm_prefers_the_emptier_node() {
+        let h = two_nodes_one_busy();
+        let job = mock::service_job("web", 1, 500, 512);
+        let config = SchedulerConfig {
+            algorithm: ScoringAlgorithm::Spread,
+            ..nomad()
+        };
+        let (got, _) = pick(&h, config, &job, &SelectOptions::default());
+        assert_eq!(got.unwrap().node_id, NodeId::from_u128(2));
+    }
+
+    #[test]
+    fn capacity_index_finds_the_partly_filled_node() {
+        let mut h = two_nodes_one_busy();
+        for i in 3..=40 {
+            h.upsert_node(mock::node(i));
+        }
+        let job = mock::service_job("web", 1, 500, 512);
+        let (got, m) = pick(
+            &h,
+            SchedulerConfig::default(),
+            &job,
+            &SelectOptions::default(),
+        );
+        assert_eq!(got.unwrap().node_id, NodeId::from_u128(1));
+        // Only the indexed node was looked at.
+        assert_eq!(m.nodes_evaluated, 1);
+        // Too big for node 1: falls back to the shuffled scan.
+        let big = mock::service_job("big", 1, 1001, 512);
+        let (got, _) = pick(
+            &h,
+            SchedulerConfig::default(),
+            &big,
+            &SelectOptions::default(),
+        );
+        assert_ne!(got.unwrap().node_id, NodeId::from_u128(1));
+    }
+
+    #[test]
+    fn reschedule_penalty_avoids_the_failed_node() {
+        let mut h = Harness::new();
+        h.upsert_node(mock::node(1));
+        h.upsert_node(mock::node(2));
+        let job = mock::service_job("web", 1, 500, 512);
+        for bad in [1u128, 2] {
+            let opts = SelectOptions {
+                penalty_nodes: [NodeId::from_u128(bad)].into(),
+            };
+            let (got, _) = pick(&h, nomad(), &job, &opts);
+            assert_ne!(got.unwrap().node_id, NodeId::from_u128(bad));
+        }
+    }
+
+    #[test]
+    fn job_anti_affinity_outweighs_a_better_fit() {
+        let mut h = Harness::new();
+        let (n1, n2) = (mock::node(1), mock::node(2));
+        h.upsert_node(n1.clone());
+        h.upsert_node(n2);
+        let job = mock::service_job("web", 2, 1000, 1024);
+        h.upsert_job(job.clone());
+        h.upsert_alloc(mock::alloc(&job, &n1, 0));
+        let (got, m) = pick(&h, nomad(), &job, &SelectOptions::default());
+        assert_eq!(got.unwrap().node_id, NodeId::from_u128(2));
+        // -(1 + 1) / 2
+        assert_eq!(
+            m.scores[&format!("{}.job-anti-affinity", NodeId::from_u128(1))],
+            -1.0
+        );
+    }
+
+    #[test]
+    fn exhausted_and_filtered_nodes_are_counted() {
+        let mut h = two_nodes_one_busy();
+        let mut n3 = mock::node(3);
+        n3.attributes.insert("kernel.name".into(), "windows".into());
+        n3.computed_class = "v1:windows".into();
+        h.upsert_node(n3);
+        let mut job = mock::service_job("web", 1, 1500, 512);
+        job.constraints = Some(vec![Constraint {
+            l_target: Some("${attr.kernel.name}".into()),
+            operand: Some("=".into()),
+            r_target: Some("linux".into()),
+        }]);
+        let (got, m) = pick(&h, nomad(), &job, &SelectOptions::default());
+        assert_eq!(got.unwrap().node_id, NodeId::from_u128(2));
+        assert_eq!(m.nodes_filtered, 1);
+        assert_eq!(m.constraint_filtered["${attr.kernel.name} = linux"], 1);
+        assert_eq!(m.nodes_exhausted, 1);
+        assert_eq!(m.dimension_exhausted["cpu"], 1);
+        let _ = AllocId::from_u128(0);
+    }
+
+    #[test]
+    fn class_cache_skips_rechecks_but_not_for_escaped_constraints() {
+        let mut h = Harness::new();
+        // Same computed class, inconsistent attribute (only possible in a
+        // test): the first node's verdict is reused for the second.
+        let n1 = mock::node(1);
+        let mut n2 = mock::node(2);
+        n2.attributes.insert("kernel.name".into(), "windows".into());
+        h.upsert_node(n1.clone());
+        h.upsert_node(n2.clone());
+        let mut job = mock::service_job("web", 1, 100, 100);
+        job.constraints = Some(vec![Constraint {
+            l_target: Some("${attr.kernel.name}".into()),
+            operand: Some("=".into()),
+            r_target: Some("linux".into()),
+        }]);
+        let group = job.groups()[0].clone();
+        let checks = GroupChecks::new(&job, &group);
+        let mut ctx = EvalContext::new(&h, Default::default());
+        assert!(checks.check(&mut ctx, &n1));
+        assert!(checks.check(&mut ctx, &n2), "cached per class");
+        // Escaped: ${node.unique.name} is checked on every node.
+        job.constraints = Some(vec![Constraint {
+            l_target: Some("${node.unique.name}".into()),
+            operand: Some("=".into()),
+            r_target: Some("node-2".into()),
+        }]);
+        let checks = GroupChecks::new(&job, &group);
+        assert!(checks.escaped);
+        let mut ctx = EvalContext::new(&h, Default::default());
+        assert!(!checks.check(&mut ctx, &n1));
+        assert!(checks.check(&mut ctx, &n2));
+    }
+}
