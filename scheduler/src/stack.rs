@@ -123,16 +123,45 @@ struct GroupPrep {
     count: u64,
 }
 
+/// One stage of the chain, in the order [`Stack::new`] assembles them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Readiness, datacenter, node pool, host volumes, drivers and
+    /// constraints; cached per computed class unless escaped.
+    NodeChecks,
+    /// `distinct_hosts` and `distinct_property` against the plan so far.
+    Distinct,
+    /// CPU, memory, cores, devices, then ports; failures are "exhausted".
+    Fit,
+    /// Bin-pack (or spread) fit score.
+    FitScore,
+    /// Penalty for sharing a node with the same job and group.
+    JobAntiAffinity,
+    /// Penalty for the nodes a rescheduled allocation failed on.
+    ReschedulePenalty,
+    /// Node affinity score.
+    NodeAffinity,
+    /// Spread score.
+    Spread,
+    /// Average of the scores that applied.
+    Normalize,
+}
+
 /// The feasibility-then-rank chain over one evaluation's candidate nodes.
 pub struct Stack<'s> {
     config: SchedulerConfig,
     state: &'s dyn State,
     rng: fastrand::Rng,
-    /// Ready nodes, shuffled; the scan continues where the previous
-    /// placement stopped (Nomad's static iterator).
-    nodes: Vec<&'s Node>,
+    /// The stages every candidate goes through, in order.
+    stages: Vec<Stage>,
+    /// Ready nodes in the job's datacenters and pool, shuffled, loaded on
+    /// first use; the scan continues where the previous placement stopped
+    /// (Nomad's static iterator).
+    nodes: Option<Vec<&'s Node>>,
+    datacenters: Vec<String>,
+    pool: String,
+    batch: bool,
     offset: usize,
-    limit: usize,
     built_index: Option<CapacityIndex>,
     groups: HashMap<String, GroupPrep>,
 }
@@ -141,54 +170,90 @@ impl std::fmt::Debug for Stack<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stack")
             .field("config", &self.config)
-            .field("nodes", &self.nodes.len())
-            .field("limit", &self.limit)
+            .field("stages", &self.stages)
             .finish_non_exhaustive()
     }
 }
 
+/// What the stages learn about one candidate.
+struct Scratch {
+    used: Usage,
+    cap: Capacity,
+    collisions: u64,
+    ranked: RankedNode,
+}
+
 impl<'s> Stack<'s> {
-    /// Assembles the chain for a job over the snapshot's ready nodes.
-    ///
-    /// The stages, in the order [`Stack::select`] runs them per node:
+    /// Assembles the chain for a job over the snapshot's nodes.
     pub fn new(config: SchedulerConfig, state: &'s dyn State, job: &Job, seed: u64) -> Stack<'s> {
-        let mut rng = fastrand::Rng::with_seed(config.seed ^ seed);
-        // Source: ready, eligible nodes (other nodes never become
-        // candidates, as in Nomad's readyNodesInDCsAndPool), shuffled.
-        let mut nodes: Vec<&Node> = state
-            .nodes()
-            .into_iter()
-            .filter(|n| n.is_schedulable())
-            .collect();
-        rng.shuffle(&mut nodes);
-        // Limit: max(2, ceil(log2 N)) options, 2 for batch.
-        let limit = limit_for(nodes.len(), job.job_type() == "batch");
+        let rng = fastrand::Rng::with_seed(config.seed ^ seed);
+        let stages = vec![
+            // Feasibility, cheapest and cacheable first: readiness,
+            // datacenter, pool, host volumes, drivers, constraints.
+            Stage::NodeChecks,
+            // Constraints on how the job shares nodes and property values.
+            Stage::Distinct,
+            // Resources and ports against the node's proposed allocations.
+            Stage::Fit,
+            // Rank: BestFit v3 (or its mirror for the spread algorithm).
+            Stage::FitScore,
+            // Rank: penalise co-location with the same job and group.
+            Stage::JobAntiAffinity,
+            // Rank: penalise nodes a rescheduled allocation failed on.
+            Stage::ReschedulePenalty,
+            // Rank: node affinities, weights normalised to -1..1.
+            Stage::NodeAffinity,
+            // Rank: spread over attribute values, with or without targets.
+            Stage::Spread,
+            // Final score: the average of the scores that applied.
+            Stage::Normalize,
+        ];
+        // The source (ready nodes in the job's datacenters and pool,
+        // shuffled) is loaded lazily: with the capacity index most
+        // placements never need it. The limit and max-score selection
+        // follow the chain (`LimitSelect`): max(2, ceil(log2 N)) options
+        // (2 for batch), all when affinities or spreads apply.
         Stack {
             config,
             state,
             rng,
-            nodes,
+            stages,
+            nodes: None,
+            datacenters: job.dcs(),
+            pool: job.pool().to_owned(),
+            batch: job.job_type() == "batch",
             offset: 0,
-            limit,
             built_index: None,
             groups: HashMap::new(),
         }
-        // Per node, in `evaluate`:
-        //  1. feasibility, cached per computed class where possible:
-        //     readiness, datacenter, node pool, host volumes, drivers,
-        //     constraints (every operand);
-        //  2. distinct_hosts / distinct_property against the plan so far;
-        //  3. resource fit (cpu, memory, cores, devices), then ports —
-        //     failures count as "exhausted";
-        //  4. scores: bin-pack (or spread) fit, job anti-affinity,
-        //     reschedule penalty, node affinity, spread;
-        //  5. normalisation (average of the scores that applied);
-        // then the limit and max-score selection (`LimitSelect`).
+    }
+
+    fn load_nodes(&mut self) -> usize {
+        if self.nodes.is_none() {
+            let mut nodes: Vec<&'s Node> = self
+                .state
+                .nodes()
+                .into_iter()
+                .filter(|n| {
+                    n.is_schedulable()
+                        && crate::feasible::datacenter::in_datacenters(n, &self.datacenters)
+                        && crate::feasible::datacenter::in_pool(n, &self.pool)
+                })
+                .collect();
+            self.rng.shuffle(&mut nodes);
+            self.nodes = Some(nodes);
+        }
+        self.nodes.as_ref().map_or(0, Vec::len)
     }
 
     /// The nodes the stack considers.
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
+    pub fn node_count(&mut self) -> usize {
+        self.load_nodes()
+    }
+
+    /// The stages, in order.
+    pub fn stages(&self) -> &[Stage] {
+        &self.stages
     }
 
     fn prep(&mut self, job: &Job, group: &TaskGroup) -> &mut GroupPrep {
@@ -217,7 +282,6 @@ impl<'s> Stack<'s> {
         opts: &SelectOptions,
     ) -> Option<Selected> {
         ctx.metrics = Default::default();
-        ctx.metrics.nodes_in_pool = self.nodes.len() as i64;
         let started = std::time::Instant::now();
         let mut prep = self.take_prep(job, group);
         prep.distinct.prepare(ctx, job.ns());
@@ -229,13 +293,24 @@ impl<'s> Stack<'s> {
             result = self.select_from_index(ctx, job, group, &mut prep, opts);
         }
         if result.is_none() {
-            let limit = if everything { usize::MAX } else { self.limit };
+            let n = self.load_nodes();
+            ctx.metrics.nodes_in_pool = n as i64;
+            let limit = if everything {
+                usize::MAX
+            } else {
+                limit_for(n, self.batch)
+            };
             let mut sel = LimitSelect::new(limit);
-            let n = self.nodes.len();
             let mut visited = 0;
             let mut seen: Vec<&'s Node> = Vec::new();
             while visited < n {
-                let node = self.nodes[(self.offset + visited) % n];
+                let Some(node) = self
+                    .nodes
+                    .as_ref()
+                    .and_then(|v| v.get((self.offset + visited) % n).copied())
+                else {
+                    break;
+                };
                 visited += 1;
                 if let Some(mut r) = self.evaluate(ctx, job, group, &mut prep, opts, node) {
                     r.index = seen.len();
@@ -290,8 +365,9 @@ impl<'s> Stack<'s> {
         let ids: Vec<NodeId> = match self.state.capacity_index() {
             Some(idx) => idx.fitting(cpu, mem).take(256).cloned().collect(),
             None => {
+                self.load_nodes();
                 let state = self.state;
-                let nodes = &self.nodes;
+                let nodes = self.nodes.as_deref().unwrap_or(&[]);
                 let idx = self
                     .built_index
                     .get_or_insert_with(|| build_index(state, nodes));
@@ -323,7 +399,7 @@ impl<'s> Stack<'s> {
         group: &TaskGroup,
         node: &'s Node,
     ) -> Option<Selected> {
-        ctx.metrics.nodes_in_pool = self.nodes.len() as i64;
+        ctx.metrics.nodes_in_pool = self.load_nodes() as i64;
         let mut prep = self.take_prep(job, group);
         prep.distinct.prepare(ctx, job.ns());
         prep.spread.prepare(ctx, job.ns(), job.job_id());
@@ -348,69 +424,91 @@ impl<'s> Stack<'s> {
         node: &Node,
     ) -> Option<RankedNode> {
         ctx.metrics.nodes_evaluated += 1;
-        // 1. Node-only feasibility (class-cached).
-        if !prep.checks.check(ctx, node) {
-            return None;
-        }
-        // 2. distinct_hosts / distinct_property.
-        if !prep.distinct.check(ctx, node) {
-            return None;
-        }
-        // 3. Fit against the proposed allocations.
-        let proposed = ctx.proposed_allocs(&node.id);
-        let collisions = proposed
-            .iter()
-            .filter(|a| a.job_id == job.job_id() && a.task_group == group.name())
-            .count() as u64;
-        let used = Usage::of(proposed);
-        let cap = Capacity::of(node);
-        let ask = &prep.checks.ask;
-        if let Err(dim) = resources::fits(&cap, &used, ask) {
-            ctx.exhaust_node(node, &dim);
-            return None;
-        }
-        let ports = match ports::assign(node, &used, ask, &mut self.rng) {
-            Ok(p) => p,
-            Err(dim) => {
-                ctx.exhaust_node(node, &dim);
-                return None;
+        let mut x = Scratch {
+            used: Usage::default(),
+            cap: Capacity::default(),
+            collisions: 0,
+            ranked: RankedNode {
+                index: 0,
+                scores: Vec::with_capacity(5),
+                final_score: 0.0,
+                ports: Vec::new(),
+            },
+        };
+        for stage in self.stages.iter().copied() {
+            match stage {
+                Stage::NodeChecks => {
+                    if !prep.checks.check(ctx, node) {
+                        return None;
+                    }
+                }
+                Stage::Distinct => {
+                    if !prep.distinct.check(ctx, node) {
+                        return None;
+                    }
+                }
+                Stage::Fit => {
+                    let proposed = ctx.proposed_allocs(&node.id);
+                    x.collisions = proposed
+                        .iter()
+                        .filter(|a| a.job_id == job.job_id() && a.task_group == group.name())
+                        .count() as u64;
+                    x.used = Usage::of(proposed);
+                    x.cap = Capacity::of(node);
+                    let ask = &prep.checks.ask;
+                    if let Err(dim) = resources::fits(&x.cap, &x.used, ask) {
+                        ctx.exhaust_node(node, &dim);
+                        return None;
+                    }
+                    match ports::assign(node, &x.used, ask, &mut self.rng) {
+                        Ok(p) => x.ranked.ports = p,
+                        Err(dim) => {
+                            ctx.exhaust_node(node, &dim);
+                            return None;
+                        }
+                    }
+                }
+                Stage::FitScore => {
+                    let ask = &prep.checks.ask;
+                    let (cpu, mem) = (x.used.cpu + ask.cpu, x.used.memory_mb + ask.memory_mb);
+                    let fit = match self.config.algorithm {
+                        ScoringAlgorithm::Binpack => binpack::score_fit_binpack(&x.cap, cpu, mem),
+                        ScoringAlgorithm::Spread => binpack::score_fit_spread(&x.cap, cpu, mem),
+                    } / binpack::MAX_FIT_SCORE;
+                    x.ranked.scores.push(fit);
+                    ctx.score_node(node, "binpack", fit);
+                }
+                Stage::JobAntiAffinity => {
+                    if let Some(s) = anti_affinity::score(x.collisions, prep.count) {
+                        x.ranked.scores.push(s);
+                        ctx.score_node(node, "job-anti-affinity", s);
+                    }
+                }
+                Stage::ReschedulePenalty => {
+                    if let Some(s) = penalty::score(&opts.penalty_nodes, &node.id) {
+                        x.ranked.scores.push(s);
+                        ctx.score_node(node, "node-reschedule-penalty", s);
+                    }
+                }
+                Stage::NodeAffinity => {
+                    if let Some(s) = affinity::score(ctx, &prep.affinities, node) {
+                        x.ranked.scores.push(s);
+                        ctx.score_node(node, "node-affinity", s);
+                    }
+                }
+                Stage::Spread => {
+                    if let Some(s) = prep.spread.score(node) {
+                        x.ranked.scores.push(s);
+                        ctx.score_node(node, "allocation-spread", s);
+                    }
+                }
+                Stage::Normalize => {
+                    normalize(&mut x.ranked);
+                    ctx.score_node(node, "normalized-score", x.ranked.final_score);
+                }
             }
-        };
-        // 4. Scores.
-        let mut scores = Vec::with_capacity(5);
-        let (cpu, mem) = (used.cpu + ask.cpu, used.memory_mb + ask.memory_mb);
-        let fit = match self.config.algorithm {
-            ScoringAlgorithm::Binpack => binpack::score_fit_binpack(&cap, cpu, mem),
-            ScoringAlgorithm::Spread => binpack::score_fit_spread(&cap, cpu, mem),
-        } / binpack::MAX_FIT_SCORE;
-        scores.push(fit);
-        ctx.score_node(node, "binpack", fit);
-        if let Some(s) = anti_affinity::score(collisions, prep.count) {
-            scores.push(s);
-            ctx.score_node(node, "job-anti-affinity", s);
         }
-        if let Some(s) = penalty::score(&opts.penalty_nodes, &node.id) {
-            scores.push(s);
-            ctx.score_node(node, "node-reschedule-penalty", s);
-        }
-        if let Some(s) = affinity::score(ctx, &prep.affinities, node) {
-            scores.push(s);
-            ctx.score_node(node, "node-affinity", s);
-        }
-        if let Some(s) = prep.spread.score(node) {
-            scores.push(s);
-            ctx.score_node(node, "allocation-spread", s);
-        }
-        // 5. Normalisation.
-        let mut ranked = RankedNode {
-            index: 0,
-            scores,
-            final_score: 0.0,
-            ports,
-        };
-        normalize(&mut ranked);
-        ctx.score_node(node, "normalized-score", ranked.final_score);
-        Some(ranked)
+        Some(x.ranked)
     }
 }
 
