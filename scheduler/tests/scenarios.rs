@@ -424,3 +424,199 @@ fn nomad_selection_also_places() {
         Some("service")
     );
 }
+
+#[test]
+fn spread_targets_split_allocations_across_datacenters() {
+    let mut h = Harness::new();
+    for i in 1..=8u128 {
+        let mut n = mock::node(i);
+        n.datacenter = if i <= 4 { "dc1".into() } else { "dc2".into() };
+        h.upsert_node(n);
+    }
+    let mut job = mock::service_job("sp", 10, 100, 128);
+    job.datacenters = Some(vec!["dc*".into()]);
+    job.spreads = Some(vec![sched_core::model::Spread {
+        attribute: Some("${node.datacenter}".into()),
+        weight: Some(100),
+        spread_target: Some(vec![
+            sched_core::model::SpreadTarget {
+                value: Some("dc1".into()),
+                percent: Some(70),
+            },
+            sched_core::model::SpreadTarget {
+                value: Some("dc2".into()),
+                percent: Some(30),
+            },
+        ]),
+    }]);
+    h.register_and_run(job, &cfg()).unwrap();
+    let mut per_dc = std::collections::BTreeMap::new();
+    for a in h.all_allocs().into_iter().filter(|a| !a.is_terminal()) {
+        let dc = h.node(&a.node_id).unwrap().datacenter.clone();
+        *per_dc.entry(dc).or_insert(0) += 1;
+    }
+    assert_eq!(per_dc["dc1"], 7);
+    assert_eq!(per_dc["dc2"], 3);
+}
+
+#[test]
+fn even_spread_without_targets() {
+    let mut h = Harness::new();
+    for i in 1..=6u128 {
+        let mut n = mock::node(i);
+        n.meta.insert("rack".into(), format!("r{}", i % 3));
+        h.upsert_node(n);
+    }
+    let mut job = mock::service_job("even", 6, 100, 128);
+    job.spreads = Some(vec![sched_core::model::Spread {
+        attribute: Some("${meta.rack}".into()),
+        weight: Some(50),
+        spread_target: None,
+    }]);
+    h.register_and_run(job, &cfg()).unwrap();
+    let mut per_rack = std::collections::BTreeMap::new();
+    for a in h.all_allocs() {
+        let rack = h.node(&a.node_id).unwrap().meta["rack"].clone();
+        *per_rack.entry(rack).or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_rack.values().copied().collect::<Vec<_>>(),
+        vec![2, 2, 2]
+    );
+}
+
+#[test]
+fn batch_completions_are_not_replaced_but_failures_are() {
+    let mut h = cluster(3);
+    let job = mock::job_of_type("b", "batch", 2, 100, 128);
+    h.register_and_run(job, &cfg()).unwrap();
+    let allocs: Vec<_> = h.all_allocs().into_iter().cloned().collect();
+    let t = 1_000_000_000_000i64;
+    h.set_client_status(&allocs[0].id, ClientStatus::Complete, t);
+    h.set_client_status(&allocs[1].id, ClientStatus::Failed, t);
+    // The batch default policy reschedules once after 5 s.
+    let eval = h.job_eval("default", "b");
+    h.run(
+        &eval,
+        &SchedulerConfig {
+            now_nanos: Some(t + 10_000_000_000),
+            ..cfg()
+        },
+    )
+    .unwrap();
+    let live: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| !a.is_terminal())
+        .cloned()
+        .collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].previous_allocation.as_ref(), Some(&allocs[1].id));
+    // It fails again: the one attempt in 24 h is used up, nothing more.
+    h.set_client_status(&live[0].id, ClientStatus::Failed, t + 20_000_000_000);
+    let eval = h.job_eval("default", "b");
+    h.run(
+        &eval,
+        &SchedulerConfig {
+            now_nanos: Some(t + 60_000_000_000),
+            ..cfg()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        h.all_allocs().iter().filter(|a| !a.is_terminal()).count(),
+        0
+    );
+}
+
+#[test]
+fn draining_node_allocs_migrate() {
+    let mut h = cluster(2);
+    h.register_and_run(mock::service_job("m", 2, 100, 128), &cfg())
+        .unwrap();
+    let node_id = h.all_allocs()[0].node_id.clone();
+    let mut node = h.node(&node_id).unwrap().clone();
+    node.drain_strategy = Some(Default::default());
+    h.upsert_node(node);
+    let eval = h.job_eval("default", "m");
+    h.run(&eval, &cfg()).unwrap();
+    let live: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| !a.is_terminal())
+        .collect();
+    assert_eq!(live.len(), 2);
+    assert!(live.iter().all(|a| a.node_id != node_id));
+}
+
+#[test]
+fn host_volume_requests_pick_nodes_offering_them() {
+    let mut h = cluster(3);
+    let mut n = h
+        .node(&sched_core::model::NodeId::from_u128(2))
+        .unwrap()
+        .clone();
+    n.host_volumes.insert(
+        "data".into(),
+        sched_core::model::ClientHostVolumeConfig {
+            name: "data".into(),
+            path: "/srv".into(),
+            read_only: false,
+        },
+    );
+    n.computed_class = "v1:with-data".into();
+    h.upsert_node(n);
+    let mut job = mock::service_job("vol", 1, 100, 128);
+    job.task_groups.as_mut().unwrap()[0].volumes = Some(
+        [(
+            "data".to_owned(),
+            sched_core::model::VolumeRequest {
+                r#type: Some("host".into()),
+                source: Some("data".into()),
+                ..Default::default()
+            },
+        )]
+        .into(),
+    );
+    h.register_and_run(job, &cfg()).unwrap();
+    assert_eq!(
+        h.all_allocs()[0].node_id,
+        sched_core::model::NodeId::from_u128(2)
+    );
+}
+
+#[test]
+fn system_job_stop_and_lost_node() {
+    let mut h = cluster(3);
+    let job = mock::job_of_type("sys", "sysbatch", 1, 100, 128);
+    h.register_and_run(job.clone(), &cfg()).unwrap();
+    assert_eq!(h.all_allocs().len(), 3);
+    h.set_node_status(&sched_core::model::NodeId::from_u128(1), NodeStatus::Down);
+    let eval = h.job_eval("default", "sys");
+    h.run(&eval, &cfg()).unwrap();
+    let lost: Vec<_> = h
+        .all_allocs()
+        .into_iter()
+        .filter(|a| a.client_status == ClientStatus::Lost)
+        .collect();
+    assert_eq!(lost.len(), 1);
+    let mut stopped = job;
+    stopped.stop = Some(true);
+    h.register_and_run(stopped, &cfg()).unwrap();
+    assert_eq!(
+        h.all_allocs().iter().filter(|a| !a.is_terminal()).count(),
+        0
+    );
+}
+
+#[test]
+fn no_nodes_is_explained() {
+    let mut h = Harness::new();
+    h.register_and_run(mock::service_job("none", 1, 100, 128), &cfg())
+        .unwrap();
+    let m = &h.last_blocked().unwrap().failed_tg_allocs["web"];
+    assert_eq!(
+        explain(m),
+        vec!["No nodes were eligible for evaluation".to_owned()]
+    );
+}
