@@ -1,5 +1,5 @@
-//! sched's scheduler: turns an [`Evaluation`](sched_core::model::Evaluation)
-//! into a [`Plan`](sched_core::model::Plan) of placements and stops, the way
+//! sched's scheduler: turns an evaluation into a
+//! [`Plan`](sched_core::model::Plan) of placements and stops, the way
 //! Nomad's scheduler does.
 //!
 //! The way through one evaluation:

@@ -83,8 +83,95 @@ fn config(nomad: bool, seed: u64) -> SchedulerConfig {
     }
 }
 
+#[derive(Debug, Clone)]
+enum Op {
+    Register(JobSpec),
+    Scale(usize, i64),
+    FailAlloc(usize),
+    NodeDown(usize),
+    AddNode,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => job_spec().prop_map(Op::Register),
+        2 => (0usize..8, 0i64..10).prop_map(|(j, c)| Op::Scale(j, c)),
+        2 => (0usize..64).prop_map(Op::FailAlloc),
+        1 => (0usize..16).prop_map(Op::NodeDown),
+        1 => Just(Op::AddNode),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn never_overcommitted_across_operation_sequences(
+        ops in prop::collection::vec(op(), 1..16),
+        partial in prop::option::of(1usize..3),
+        nomad in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let mut h = cluster(&[(4000, 8192), (4000, 8192), (2000, 4096)]);
+        h.max_nodes_per_plan = partial;
+        let mut specs: Vec<JobSpec> = Vec::new();
+        let mut next_node = 100u128;
+        let mut now = 1_000_000_000_000i64;
+        for op in ops {
+            now += 60_000_000_000;
+            let cfg = SchedulerConfig { now_nanos: Some(now), ..config(nomad, seed) };
+            let touched = match op {
+                Op::Register(s) => {
+                    specs.push(s);
+                    Some(specs.len() - 1)
+                }
+                Op::Scale(j, c) if !specs.is_empty() => {
+                    let j = j % specs.len();
+                    specs[j].count = c;
+                    Some(j)
+                }
+                Op::FailAlloc(k) => {
+                    let live: Vec<_> = h.all_allocs().into_iter().filter(|a| !a.is_terminal()).map(|a| (a.id.clone(), a.job_id.clone())).collect();
+                    if live.is_empty() { None } else {
+                        let (id, job) = live[k % live.len()].clone();
+                        h.set_client_status(&id, sched_core::model::ClientStatus::Failed, now);
+                        job.trim_start_matches("job").parse::<usize>().ok()
+                    }
+                }
+                Op::NodeDown(k) => {
+                    let ids: Vec<_> = sched_scheduler::State::nodes(&h).iter().map(|n| n.id.clone()).collect();
+                    h.set_node_status(&ids[k % ids.len()], NodeStatus::Down);
+                    None
+                }
+                Op::AddNode => {
+                    next_node += 1;
+                    h.upsert_node(mock::node(next_node));
+                    None
+                }
+                Op::Scale(..) => None,
+            };
+            // Re-evaluate every job, as node and job events would.
+            for (i, s) in specs.iter().enumerate() {
+                let id = format!("job{i}");
+                if Some(i) == touched {
+                    let _ = h.register_and_run(build(&id, s, "service"), &cfg);
+                } else {
+                    let eval = h.job_eval("default", &id);
+                    let _ = h.run(&eval, &cfg);
+                }
+                prop_assert!(h.check_no_overcommit().is_ok(), "{:?}", h.check_no_overcommit());
+                if s.distinct {
+                    let nodes: Vec<_> = h.all_allocs().into_iter()
+                        .filter(|a| a.job_id == id && !a.is_terminal()).map(|a| a.node_id.clone()).collect();
+                    let set: BTreeSet<_> = nodes.iter().cloned().collect();
+                    prop_assert_eq!(nodes.len(), set.len());
+                }
+                // Never more running than desired.
+                let running = running_per_group(&h, "default", &id).get("web").copied().unwrap_or(0);
+                prop_assert!(running as i64 <= s.count, "{} running > {}", running, s.count);
+            }
+        }
+    }
 
     #[test]
     fn never_overcommitted_and_distinct_hosts_hold(
