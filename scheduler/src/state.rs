@@ -75,15 +75,4 @@ pub enum SchedulerError {
     /// The planner failed.
     #[error(transparent)]
     Planner(#[from] PlannerError),
-    /// Plans kept being refused after the retry bound.
-    #[error("plan for evaluation {eval} was refused {attempts} times")]
-    TooManyAttempts {
-        /// The evaluation.
-        eval: String,
-        /// How many submissions were made.
-        attempts: u32,
-    },
-    /// The job is malformed in a way canonicalisation should have prevented.
-    #[error("invalid job: {0}")]
-    InvalidJob(String),
 }

@@ -216,8 +216,10 @@ pub fn plan_is_empty(plan: &Plan) -> bool {
 }
 
 /// Runs `attempt` against fresh snapshots until its plan commits in full
-/// (or is empty), at most `max_attempts` times, then writes follow-ups, a
-/// blocked evaluation for failures, and the evaluation's final status.
+/// (or is empty), then writes follow-ups, a blocked evaluation for
+/// failures, and the evaluation's final status. After `max_attempts`
+/// refusals in a row without progress the evaluation fails and a blocked
+/// one is left to retry when the cluster changes.
 pub fn run_with_retries(
     planner: &mut dyn Planner,
     eval: &Evaluation,
@@ -238,16 +240,23 @@ pub fn run_with_retries(
             break out;
         }
         // Partial commit: the applier refused some nodes. Retry on a
-        // snapshot that includes what it committed.
+        // snapshot that includes what it committed; committing anything
+        // counts as progress and resets the bound, as in Nomad.
+        if !result.node_allocation.is_empty() || !result.node_update.is_empty() {
+            tries = 0;
+        }
         if tries >= max_attempts {
+            // No progress: fail the evaluation and leave a blocked one to
+            // retry when the cluster changes.
+            let mut blocked = blocked_eval(eval, &out.failed, EvalId::from_u128(ids()), now);
+            blocked.status_description = "created due to placement conflicts".to_owned();
             let mut failed = eval.clone();
             failed.status = EvalStatus::Failed;
             failed.status_description = format!("maximum attempts reached ({max_attempts})");
+            failed.blocked_eval = Some(blocked.id.clone());
+            planner.create_eval(blocked)?;
             planner.update_eval(failed)?;
-            return Err(SchedulerError::TooManyAttempts {
-                eval: eval.id.to_string(),
-                attempts: tries,
-            });
+            return Ok(());
         }
         planner.refresh(result.refresh_index)?;
     };

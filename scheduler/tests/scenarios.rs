@@ -620,3 +620,27 @@ fn no_nodes_is_explained() {
         vec!["No nodes were eligible for evaluation".to_owned()]
     );
 }
+
+#[test]
+fn refused_plans_without_progress_fail_the_eval_and_block() {
+    let mut h = cluster(2);
+    h.max_nodes_per_plan = Some(0);
+    let eval = h
+        .register_and_run(mock::service_job("stuck", 2, 100, 128), &cfg())
+        .unwrap();
+    // Service jobs try five times.
+    assert_eq!(h.plans.len(), 5);
+    let done = h.updated_evals.last().unwrap().clone();
+    assert_eq!(done.id, eval.id);
+    assert_eq!(done.status, EvalStatus::Failed);
+    let blocked = h.last_blocked().unwrap().clone();
+    assert_eq!(
+        blocked.status_description,
+        "created due to placement conflicts"
+    );
+    assert_eq!(done.blocked_eval.as_ref(), Some(&blocked.id));
+    // Once the applier accepts again, the blocked eval places everything.
+    h.max_nodes_per_plan = None;
+    h.run(&blocked, &cfg()).unwrap();
+    assert_eq!(running_per_group(&h, "default", "stuck")["web"], 2);
+}
