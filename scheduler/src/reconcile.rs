@@ -263,10 +263,11 @@ fn reconcile_group(
     // Updates of what stays.
     for a in kept.iter().filter(|a| !a.client_status.is_terminal()) {
         let old = a.job.as_ref().and_then(|j| j.group(group.name()));
+        // An allocation without its job cannot be compared: leave it.
         let same_version = a
             .job
             .as_ref()
-            .is_some_and(|j| j.ver() == job.ver() && j.job_modify_index == job.job_modify_index);
+            .is_none_or(|j| j.ver() == job.ver() && j.job_modify_index == job.job_modify_index);
         if same_version {
             continue;
         }

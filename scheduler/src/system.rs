@@ -116,7 +116,7 @@ fn attempt(
         for node in &nodes {
             let existing = on_node.get(&node.id).copied();
             if let Some(a) = existing {
-                let same = a.job.as_ref().is_some_and(|j| {
+                let same = a.job.as_ref().is_none_or(|j| {
                     j.ver() == job.ver() && j.job_modify_index == job.job_modify_index
                 });
                 if same {
