@@ -403,7 +403,8 @@ fn reschedule_decision(
     }
 }
 
-/// When the allocation failed: its last task finish, else its last update.
+/// When the allocation failed: its last modification, which is the client's
+/// update reporting the failure (task finish times are not consulted yet).
 pub fn failure_time(a: &Allocation) -> i64 {
     a.modify_time
 }

@@ -71,6 +71,22 @@ fn attempt(
         .into_iter()
         .filter(|a| !a.is_terminal())
         .collect();
+    // A sysbatch allocation that ran to completion for the current job
+    // version is done on its node: it is not placed again.
+    let finished: std::collections::HashSet<(&sched_core::model::NodeId, &str)> = match job {
+        Some(j) if j.job_type() == "sysbatch" => state
+            .allocs_by_job(&eval.namespace, &eval.job_id)
+            .into_iter()
+            .filter(|a| a.client_status == ClientStatus::Complete)
+            .filter(|a| {
+                a.job.as_ref().is_none_or(|aj| {
+                    aj.ver() == j.ver() && aj.job_modify_index == j.job_modify_index
+                })
+            })
+            .map(|a| (&a.node_id, a.task_group.as_str()))
+            .collect(),
+        _ => Default::default(),
+    };
     let mut ctx = EvalContext::new(state, new_plan(eval, job, state.index()));
     let mut out = Attempt::default();
     let stop =
@@ -115,6 +131,9 @@ fn attempt(
         }
         for node in &nodes {
             let existing = on_node.get(&node.id).copied();
+            if existing.is_none() && finished.contains(&(&node.id, group.name())) {
+                continue;
+            }
             if let Some(a) = existing {
                 let same = a.job.as_ref().is_none_or(|j| {
                     j.ver() == job.ver() && j.job_modify_index == job.job_modify_index

@@ -644,3 +644,23 @@ fn refused_plans_without_progress_fail_the_eval_and_block() {
     h.run(&blocked, &cfg()).unwrap();
     assert_eq!(running_per_group(&h, "default", "stuck")["web"], 2);
 }
+
+#[test]
+fn sysbatch_completions_are_not_placed_again() {
+    let mut h = cluster(2);
+    let job = mock::job_of_type("once", "sysbatch", 1, 100, 128);
+    h.register_and_run(job, &cfg()).unwrap();
+    let ids: Vec<_> = h.all_allocs().iter().map(|a| a.id.clone()).collect();
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        h.set_client_status(id, ClientStatus::Complete, 1);
+    }
+    let eval = h.job_eval("default", "once");
+    h.run(&eval, &cfg()).unwrap();
+    assert_eq!(h.all_allocs().len(), 2);
+    // A new node still gets its run.
+    h.upsert_node(mock::node(3));
+    let eval = h.job_eval("default", "once");
+    h.run(&eval, &cfg()).unwrap();
+    assert_eq!(h.all_allocs().len(), 3);
+}
