@@ -256,22 +256,6 @@ impl<'s> Stack<'s> {
         &self.stages
     }
 
-    fn prep(&mut self, job: &Job, group: &TaskGroup) -> &mut GroupPrep {
-        self.groups
-            .entry(group.name().to_owned())
-            .or_insert_with(|| {
-                let mut affinities: Vec<Affinity> = job.job_affinities().to_vec();
-                affinities.extend(group.all_affinities().into_iter().cloned());
-                GroupPrep {
-                    checks: GroupChecks::new(job, group),
-                    distinct: DistinctChecks::new(job, group),
-                    spread: SpreadScorer::new(job, group),
-                    affinities,
-                    count: group.count(),
-                }
-            })
-    }
-
     /// Picks a node for one placement of `group`, or `None` with the reasons
     /// in `ctx.metrics`.
     pub fn select(
@@ -336,18 +320,19 @@ impl<'s> Stack<'s> {
         })
     }
 
+    /// The group's prepared checks and scorers, built on first use.
     fn take_prep(&mut self, job: &Job, group: &TaskGroup) -> GroupPrep {
-        self.prep(job, group);
-        match self.groups.remove(group.name()) {
-            Some(p) => p,
-            None => GroupPrep {
+        self.groups.remove(group.name()).unwrap_or_else(|| {
+            let mut affinities: Vec<Affinity> = job.job_affinities().to_vec();
+            affinities.extend(group.all_affinities().into_iter().cloned());
+            GroupPrep {
                 checks: GroupChecks::new(job, group),
                 distinct: DistinctChecks::new(job, group),
                 spread: SpreadScorer::new(job, group),
-                affinities: Vec::new(),
+                affinities,
                 count: group.count(),
-            },
-        }
+            }
+        })
     }
 
     /// sched's selection: score the first few partly filled nodes with just
