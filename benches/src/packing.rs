@@ -46,9 +46,10 @@ fn draw(rng: &mut fastrand::Rng) -> (i64, i64) {
     (SHAPES[0].0, SHAPES[0].1)
 }
 
-/// Figures for one method: (load, ratio) per level, placements/s, failures.
+/// Figures for one method: (load, ratio, nodes used, lower bound) per
+/// level, placements/s, failures.
 struct Outcome {
-    ratios: Vec<(f64, f64)>,
+    ratios: Vec<(f64, f64, usize, f64)>,
     rate: f64,
     failed: usize,
 }
@@ -100,7 +101,7 @@ fn run_method(candidates: CandidateSelection) -> anyhow::Result<Outcome> {
         let bound = (cpu as f64 / NODE_CPU as f64)
             .max(mem as f64 / NODE_MEM as f64)
             .ceil();
-        ratios.push((load, used.len() as f64 / bound));
+        ratios.push((load, used.len() as f64 / bound, used.len(), bound));
     }
     h.check_no_overcommit().map_err(|e| anyhow::anyhow!(e))?;
     Ok(Outcome {
@@ -117,9 +118,26 @@ pub fn run() -> anyhow::Result<()> {
         ("nomad", CandidateSelection::NomadLimit),
     ] {
         let out = run_method(method)?;
-        for (load, ratio) in &out.ratios {
-            let metric = format!("{name}.nodes_over_bound_at_{:.0}pct", load * 100.0);
-            figure("packing", &metric, *ratio, "ratio");
+        for (load, ratio, used, bound) in &out.ratios {
+            let pct = load * 100.0;
+            figure(
+                "packing",
+                &format!("{name}.nodes_over_bound_at_{pct:.0}pct"),
+                *ratio,
+                "ratio",
+            );
+            figure(
+                "packing",
+                &format!("{name}.nodes_used_at_{pct:.0}pct"),
+                *used as f64,
+                "nodes",
+            );
+            figure(
+                "packing",
+                &format!("{name}.lower_bound_at_{pct:.0}pct"),
+                *bound,
+                "nodes",
+            );
         }
         figure(
             "packing",

@@ -143,8 +143,8 @@ impl Harness {
         let cap = Capacity::of(node);
         self.capacity.update(
             id,
-            cap.cpu - used.cpu,
-            cap.memory_mb - used.memory_mb,
+            (cap.cpu - used.cpu, cap.memory_mb - used.memory_mb),
+            (cap.cpu, cap.memory_mb),
             live.is_empty(),
         );
     }

@@ -507,8 +507,8 @@ pub fn build_index(state: &dyn State, nodes: &[&Node]) -> CapacityIndex {
         let cap = Capacity::of(n);
         idx.update(
             &n.id,
-            cap.cpu - used.cpu,
-            cap.memory_mb - used.memory_mb,
+            (cap.cpu - used.cpu, cap.memory_mb - used.memory_mb),
+            (cap.cpu, cap.memory_mb),
             live.is_empty(),
         );
     }
