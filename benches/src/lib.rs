@@ -6,13 +6,18 @@
 #![deny(missing_docs)]
 
 pub mod driver_start;
+pub mod packing;
 pub mod parse;
 
 /// A benchmark: its name and the function that runs it and prints its figures.
 pub type Bench = (&'static str, fn() -> anyhow::Result<()>);
 
 /// Every benchmark, in the order `all` runs them.
-pub const BENCHES: &[Bench] = &[("parse", parse::run), ("driver-start", driver_start::run)];
+pub const BENCHES: &[Bench] = &[
+    ("parse", parse::run),
+    ("packing", packing::run),
+    ("driver-start", driver_start::run),
+];
 
 /// Prints one figure in the `NAME.metric value unit` form.
 pub fn figure(bench: &str, metric: &str, value: f64, unit: &str) {

@@ -54,6 +54,10 @@ pub struct Node {
     /// Set while the node is draining.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drain_strategy: Option<DrainStrategy>,
+    /// Host volumes the client offers, by name (Nomad's `host_volume` client
+    /// blocks); the scheduler places groups that request them only here.
+    #[serde(deserialize_with = "crate::model::ids::null_as_default")]
+    pub host_volumes: BTreeMap<String, ClientHostVolumeConfig>,
     /// Address of the client's HTTP API.
     #[serde(
         rename = "HTTPAddr",
@@ -201,6 +205,21 @@ pub struct NodeReservedNetworkResources {
     /// Port list such as `22,80,8000-8080`.
     #[serde(deserialize_with = "crate::model::ids::null_as_default")]
     pub reserved_host_ports: String,
+}
+
+/// A host volume a client offers (Nomad's `ClientHostVolumeConfig`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ClientHostVolumeConfig {
+    /// The volume's name, as jobs request it.
+    #[serde(deserialize_with = "crate::model::ids::null_as_default")]
+    pub name: String,
+    /// The host path behind it.
+    #[serde(deserialize_with = "crate::model::ids::null_as_default")]
+    pub path: String,
+    /// Whether the client only mounts it read-only.
+    #[serde(deserialize_with = "crate::model::ids::null_as_default")]
+    pub read_only: bool,
 }
 
 /// A driver's state on a node, from fingerprinting.
