@@ -59,9 +59,15 @@ for name in "${names[@]}"; do
     pkg=$(sed -n 's/^name = "\(.*\)"/\1/p' "$(guest_root)/$dir/Cargo.toml" | head -n1)
     packages+=(-p "$pkg")
 done
+# Source paths end up in the modules (panic locations): map this checkout and
+# the cargo cache to fixed names, so a rebuild in any folder on any machine
+# reproduces the committed components byte for byte.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+remap="--remap-path-prefix=$(guest_root)=/sched"$'\x1f'"--remap-path-prefix=$cargo_home=/cargo"
 (
     cd "$here"
     # The rustup proxy must not pick the compiler: the guests need Debian's.
+    CARGO_ENCODED_RUSTFLAGS="$remap" \
     RUSTC="$GUEST_RUSTC" RUSTC_BOOTSTRAP=1 "$GUEST_CARGO" build --release --locked \
         -Z build-std=std,panic_abort --target wasm32-unknown-unknown \
         --config "target.wasm32-unknown-unknown.linker=\"$LINKER\"" \
