@@ -59,26 +59,32 @@ for name in "${names[@]}"; do
     pkg=$(sed -n 's/^name = "\(.*\)"/\1/p' "$(guest_root)/$dir/Cargo.toml" | head -n1)
     packages+=(-p "$pkg")
 done
-# Source paths end up in the modules (panic locations): map this checkout and
-# the cargo cache to fixed names, so a rebuild in any folder on any machine
-# reproduces the committed components byte for byte.
+# Cargo derives symbol hashes from the absolute paths of path dependencies,
+# and source paths end up in panic locations: the guests are therefore built
+# from a copy of their sources at a fixed path (and the cargo cache is mapped
+# to a fixed name), so a rebuild in any checkout on any machine reproduces the
+# committed components byte for byte. The copy's target dir is kept as a cache.
+build_root=${SCHED_GUEST_BUILD_DIR:-/tmp/sched-guest-build}
+rm -rf "$build_root/src"
+mkdir -p "$build_root/src"
+tar -C "$(guest_root)" --exclude=target -cf - plugins drivers | tar -C "$build_root/src" -xf -
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
-remap="--remap-path-prefix=$(guest_root)=/sched"$'\x1f'"--remap-path-prefix=$cargo_home=/cargo"
+remap="--remap-path-prefix=$build_root/src=/sched"$'\x1f'"--remap-path-prefix=$cargo_home=/cargo"
 (
-    cd "$here"
+    cd "$build_root/src/drivers"
     # The rustup proxy must not pick the compiler: the guests need Debian's.
     CARGO_ENCODED_RUSTFLAGS="$remap" \
     RUSTC="$GUEST_RUSTC" RUSTC_BOOTSTRAP=1 "$GUEST_CARGO" build --release --locked \
         -Z build-std=std,panic_abort --target wasm32-unknown-unknown \
         --config "target.wasm32-unknown-unknown.linker=\"$LINKER\"" \
-        --target-dir "$here/target/wasm" "${packages[@]}"
+        --target-dir "$build_root/target" "${packages[@]}"
 )
 
 mkdir -p "$here/components"
 for name in "${names[@]}"; do
     dir=$(guest_dir "$name")
     pkg=$(sed -n 's/^name = "\(.*\)"/\1/p' "$(guest_root)/$dir/Cargo.toml" | head -n1)
-    core="$here/target/wasm/wasm32-unknown-unknown/release/${pkg//-/_}.wasm"
+    core="$build_root/target/wasm32-unknown-unknown/release/${pkg//-/_}.wasm"
     "$componentize" "$core" "$here/components/$name.wasm"
     echo "${stamps[$name]}" > "$here/components/$name.stamp"
 done
