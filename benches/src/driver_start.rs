@@ -77,9 +77,20 @@ fn measure(scratch: &Path) -> anyhow::Result<()> {
         direct.push(t.elapsed());
         child.wait()?;
     }
-    // Starts: through the host.
     let task_dir = scratch.join("task");
     std::fs::create_dir_all(&task_dir)?;
+    // Starts: the same spawn a native driver does (clean environment, task
+    // dir, own process group, output appended to the task's log files), so
+    // the difference to the WASM path is what the WASM path adds.
+    let mut native = Vec::with_capacity(STARTS);
+    for i in 0..STARTS {
+        let cfg = task(&task_dir, i);
+        let t = Instant::now();
+        let mut child = native_spawn(&cfg)?;
+        native.push(t.elapsed());
+        child.wait()?;
+    }
+    // Starts: through the host.
     let mut wasm = Vec::with_capacity(STARTS);
     for i in 0..STARTS {
         let cfg = task(&task_dir, i);
@@ -89,18 +100,46 @@ fn measure(scratch: &Path) -> anyhow::Result<()> {
         finish(&raw_exec, &handle)?;
     }
     let (d50, d99) = (pct(&mut direct, 50.0), pct(&mut direct, 99.0));
+    let (n50, n99) = (pct(&mut native, 50.0), pct(&mut native, 99.0));
     let (w50, w99) = (pct(&mut wasm, 50.0), pct(&mut wasm, 99.0));
     figure(BENCH, "start_direct_p50", ms(d50), "ms");
     figure(BENCH, "start_direct_p99", ms(d99), "ms");
+    figure(BENCH, "start_native_p50", ms(n50), "ms");
+    figure(BENCH, "start_native_p99", ms(n99), "ms");
     figure(BENCH, "start_wasm_p50", ms(w50), "ms");
     figure(BENCH, "start_wasm_p99", ms(w99), "ms");
     figure(
         BENCH,
-        "start_overhead_p50",
+        "start_overhead_vs_direct_p50",
         ms(w50.saturating_sub(d50)),
         "ms",
     );
+    figure(
+        BENCH,
+        "start_overhead_vs_native_p50",
+        ms(w50.saturating_sub(n50)),
+        "ms",
+    );
     Ok(())
+}
+
+/// What a driver written in Rust inside the client would do to start the task.
+fn native_spawn(cfg: &TaskConfig) -> anyhow::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    let append = |p: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+    };
+    Ok(Command::new("/bin/true")
+        .env_clear()
+        .envs(cfg.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&cfg.task_dir)
+        .process_group(0)
+        .stdout(append(&cfg.stdout_path)?)
+        .stderr(append(&cfg.stderr_path)?)
+        .spawn()?)
 }
 
 fn finish(d: &DriverHandle, h: &sched_client::driver_host::TaskHandle) -> anyhow::Result<()> {
