@@ -48,6 +48,7 @@ pub mod cache;
 pub mod capabilities;
 mod engine;
 mod error;
+mod grants;
 mod imports;
 pub mod limits;
 
@@ -68,6 +69,7 @@ pub use capabilities::{Capability, CapabilitySet, DriverGrant};
 use engine::EpochTicker;
 pub use error::DriverError;
 use error::chain_message;
+pub use grants::{GrantError, grants_from_agent_config};
 use imports::StoreState;
 pub use limits::Limits;
 use limits::{CallClock, LimitHit, Verdict};
