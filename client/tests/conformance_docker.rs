@@ -38,27 +38,4 @@ fn suite(test: &str) -> Option<Suite> {
     })
 }
 
-macro_rules! cases {
-    ($($name:ident => $case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                if let Some(s) = suite(stringify!($name)) {
-                    conformance::$case(&s);
-                }
-            }
-        )*
-    };
-}
-
-cases! {
-    info_and_fingerprint => info_and_fingerprint,
-    start_and_wait_for_exit_codes => start_and_wait,
-    stop_with_timeout_and_signal => stop_with_signal,
-    signal_task => signal_task,
-    destroy => destroy,
-    inspect_and_stats => inspect_and_stats,
-    recover_after_host_restart => recover,
-    exec_in_task => exec,
-    errors_are_reported_not_thrown => errors,
-}
+conformance_tests_where_available!(suite);

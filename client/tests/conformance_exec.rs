@@ -8,7 +8,7 @@ mod conformance;
 use conformance::Suite;
 use sched_client::driver_host::DriverGrant;
 
-fn suite() -> Option<Suite> {
+fn suite(_test: &str) -> Option<Suite> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("SKIPPED: the exec driver conformance suite needs root (namespaces, cgroups)");
         return None;
@@ -33,27 +33,4 @@ fn suite() -> Option<Suite> {
     })
 }
 
-macro_rules! cases {
-    ($($name:ident => $case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                if let Some(s) = suite() {
-                    conformance::$case(&s);
-                }
-            }
-        )*
-    };
-}
-
-cases! {
-    info_and_fingerprint => info_and_fingerprint,
-    start_and_wait_for_exit_codes => start_and_wait,
-    stop_with_timeout_and_signal => stop_with_signal,
-    signal_task => signal_task,
-    destroy => destroy,
-    inspect_and_stats => inspect_and_stats,
-    recover_after_host_restart => recover,
-    exec_in_task => exec,
-    errors_are_reported_not_thrown => errors,
-}
+conformance_tests_where_available!(suite);

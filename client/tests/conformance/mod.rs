@@ -97,6 +97,36 @@ macro_rules! conformance_tests {
     };
 }
 
+/// Like [`conformance_tests!`] for a driver that needs something the machine
+/// may lack (root, a Docker Engine): `$suite(test_name)` returns `None`, after
+/// saying loudly why, to skip the case.
+#[macro_export]
+macro_rules! conformance_tests_where_available {
+    ($suite:path) => {
+        $crate::conformance_tests_where_available!(@cases $suite,
+            info_and_fingerprint => info_and_fingerprint,
+            start_and_wait_for_exit_codes => start_and_wait,
+            stop_with_timeout_and_signal => stop_with_signal,
+            signal_task => signal_task,
+            destroy => destroy,
+            inspect_and_stats => inspect_and_stats,
+            recover_after_host_restart => recover,
+            exec_in_task => exec,
+            errors_are_reported_not_thrown => errors
+        );
+    };
+    (@cases $suite:path, $($name:ident => $case:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                if let Some(s) = $suite(stringify!($name)) {
+                    conformance::$case(&s);
+                }
+            }
+        )*
+    };
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
