@@ -15,7 +15,7 @@ use crate::stack::{SchedulerConfig, SelectOptions, Stack};
 use crate::state::{Planner, SchedulerError, State};
 use crate::submit::{
     Attempt, MAX_BATCH_ATTEMPTS, MAX_SERVICE_ATTEMPTS, append_stop, followup_eval, new_alloc,
-    new_plan, run_with_retries,
+    new_plan, process_seeded,
 };
 
 /// The service and batch scheduler.
@@ -47,24 +47,12 @@ impl<'p> GenericScheduler<'p> {
 
     /// Processes one evaluation.
     pub fn process(&mut self, eval: &Evaluation) -> Result<(), SchedulerError> {
-        let now = self.config.now();
-        let seed = eval_seed(eval);
         let max = if eval.r#type == "batch" {
             MAX_BATCH_ATTEMPTS
         } else {
             MAX_SERVICE_ATTEMPTS
         };
-        let config = self.config.clone();
-        let mut ids = fastrand::Rng::with_seed(seed ^ config.seed);
-        let mut blocked_ids = fastrand::Rng::with_seed(seed.rotate_left(17));
-        run_with_retries(
-            self.planner,
-            eval,
-            max,
-            now,
-            |state| attempt(state, eval, &config, now, seed, &mut ids),
-            || blocked_ids.u128(..),
-        )
+        process_seeded(self.planner, eval, &self.config, max, attempt)
     }
 }
 

@@ -215,6 +215,42 @@ pub fn plan_is_empty(plan: &Plan) -> bool {
         && plan.node_preemptions.is_empty()
 }
 
+/// One attempt at an evaluation against a state snapshot: its inputs are the
+/// eval, the scheduler config, the eval's clock reading and seed, and the
+/// random source for new allocation ids.
+pub(crate) type AttemptFn = fn(
+    &dyn crate::state::State,
+    &Evaluation,
+    &crate::stack::SchedulerConfig,
+    i64,
+    u64,
+    &mut fastrand::Rng,
+) -> Result<Attempt, SchedulerError>;
+
+/// Processes `eval` with `attempt` and up to `max_attempts` tries: the clock
+/// is read once and every random choice is seeded from the eval (and the
+/// config's seed), so the same eval on the same state plans the same way.
+pub(crate) fn process_seeded(
+    planner: &mut dyn Planner,
+    eval: &Evaluation,
+    config: &crate::stack::SchedulerConfig,
+    max_attempts: u32,
+    attempt: AttemptFn,
+) -> Result<(), SchedulerError> {
+    let now = config.now();
+    let seed = crate::generic::eval_seed(eval);
+    let mut ids = fastrand::Rng::with_seed(seed ^ config.seed);
+    let mut blocked_ids = fastrand::Rng::with_seed(seed.rotate_left(17));
+    run_with_retries(
+        planner,
+        eval,
+        max_attempts,
+        now,
+        |state| attempt(state, eval, config, now, seed, &mut ids),
+        || blocked_ids.u128(..),
+    )
+}
+
 /// Runs `attempt` against fresh snapshots until its plan commits in full
 /// (or is empty), then writes follow-ups, a blocked evaluation for
 /// failures, and the evaluation's final status. After `max_attempts`

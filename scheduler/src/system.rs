@@ -10,13 +10,12 @@ use std::collections::{BTreeMap, HashMap};
 use sched_core::model::{AllocId, AllocMetric, ClientStatus, Evaluation, NodeStatus};
 
 use crate::context::EvalContext;
-use crate::generic::eval_seed;
 use crate::job_view::{GroupView, JobView};
 use crate::reconcile::{Placement, Stop, alloc_name, destructive_change, reasons};
 use crate::stack::{SchedulerConfig, Stack};
 use crate::state::{Planner, SchedulerError, State};
 use crate::submit::{
-    Attempt, MAX_BATCH_ATTEMPTS, append_stop, new_alloc, new_plan, run_with_retries,
+    Attempt, MAX_BATCH_ATTEMPTS, append_stop, new_alloc, new_plan, process_seeded,
 };
 
 /// The system and sysbatch scheduler.
@@ -41,18 +40,12 @@ impl<'p> SystemScheduler<'p> {
 
     /// Processes one evaluation.
     pub fn process(&mut self, eval: &Evaluation) -> Result<(), SchedulerError> {
-        let now = self.config.now();
-        let seed = eval_seed(eval);
-        let config = self.config.clone();
-        let mut ids = fastrand::Rng::with_seed(seed ^ config.seed);
-        let mut blocked_ids = fastrand::Rng::with_seed(seed.rotate_left(17));
-        run_with_retries(
+        process_seeded(
             self.planner,
             eval,
+            &self.config,
             MAX_BATCH_ATTEMPTS,
-            now,
-            |state| attempt(state, eval, &config, now, seed, &mut ids),
-            || blocked_ids.u128(..),
+            attempt,
         )
     }
 }
