@@ -893,48 +893,37 @@ fn graphemes(text: &str) -> usize {
 /// Aligns the `=` of attributes on consecutive lines, then the trailing
 /// comments of consecutive lines.
 fn align(src: &str, lines: &[Line], tokens: &mut [Token]) {
-    // `=` chains: runs of consecutive lines that have an assign cell.
-    let mut run_start = 0;
-    while run_start < lines.len() {
-        if !lines[run_start].has_assign() {
-            run_start += 1;
-            continue;
-        }
-        let run_end = (run_start..lines.len())
-            .find(|&i| !lines[i].has_assign())
-            .unwrap_or(lines.len());
-        let run = &lines[run_start..run_end];
-        let widest = run
-            .iter()
-            .map(|l| columns(src, &tokens[l.start..l.assign]))
-            .max()
-            .unwrap_or(0);
-        for l in run {
-            let width = columns(src, &tokens[l.start..l.assign]);
-            tokens[l.assign].spaces = to_u32(widest - width + 1);
-        }
-        run_start = run_end;
-    }
+    align_cells(src, lines, tokens, Line::has_assign, |l| l.assign);
+    align_cells(src, lines, tokens, Line::has_comment, |l| l.comment);
+}
 
-    // Comment chains: runs of consecutive lines that have a comment cell.
+/// Pads the cell that starts at `cell(line)` so that it begins in the same
+/// column on every line of each run of consecutive lines that `has` it.
+fn align_cells(
+    src: &str,
+    lines: &[Line],
+    tokens: &mut [Token],
+    has: fn(&Line) -> bool,
+    cell: fn(&Line) -> usize,
+) {
     let mut run_start = 0;
     while run_start < lines.len() {
-        if !lines[run_start].has_comment() {
+        if !has(&lines[run_start]) {
             run_start += 1;
             continue;
         }
         let run_end = (run_start..lines.len())
-            .find(|&i| !lines[i].has_comment())
+            .find(|&i| !has(&lines[i]))
             .unwrap_or(lines.len());
         let run = &lines[run_start..run_end];
         let widest = run
             .iter()
-            .map(|l| columns(src, &tokens[l.start..l.comment]))
+            .map(|l| columns(src, &tokens[l.start..cell(l)]))
             .max()
             .unwrap_or(0);
         for l in run {
-            let width = columns(src, &tokens[l.start..l.comment]);
-            tokens[l.comment].spaces = to_u32(widest - width + 1);
+            let width = columns(src, &tokens[l.start..cell(l)]);
+            tokens[cell(l)].spaces = to_u32(widest - width + 1);
         }
         run_start = run_end;
     }
