@@ -246,17 +246,21 @@ fn parse_value_inner(
     })
 }
 
+/// Refuses a job file over [`MAX_SOURCE_BYTES`] before any parser sees it.
+fn size_guard(file: &str, src: &str) -> Result<(), Diagnostic> {
+    if src.len() > MAX_SOURCE_BYTES {
+        return Err(Diagnostic::error(format!(
+            "{file} is {} bytes; job files are limited to {MAX_SOURCE_BYTES} bytes",
+            src.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Parses HCL text into a body with spans, after the size and nesting guards.
 pub(crate) fn parse_body(map: &SourceMap<'_>) -> Result<hcl_edit::structure::Body, Diagnostic> {
     let src = map.text;
-    if src.len() > MAX_SOURCE_BYTES {
-        return Err(Diagnostic::error(format!(
-            "{} is {} bytes; job files are limited to {} bytes",
-            map.file,
-            src.len(),
-            MAX_SOURCE_BYTES
-        )));
-    }
+    size_guard(map.file, src)?;
     if let Some(i) = src.find('\0') {
         return Err(
             Diagnostic::error("The file contains a NUL byte: it is binary data, not HCL")
@@ -469,13 +473,7 @@ pub fn parse(file: &str, src: &str, opts: &ParseOptions) -> Result<Parsed, Diagn
 /// Parses a job in Nomad's API JSON: `{"Job": {...}}` or the bare job object.
 pub fn parse_json(file: &str, src: &str) -> Result<crate::model::Job, Diagnostics> {
     let map = SourceMap::new(file, src);
-    if src.len() > MAX_SOURCE_BYTES {
-        return Err(Diagnostic::error(format!(
-            "{file} is {} bytes; job files are limited to {MAX_SOURCE_BYTES} bytes",
-            src.len()
-        ))
-        .into());
-    }
+    size_guard(file, src)?;
     let at = |e: &serde_json::Error| map.line_col(e.line().max(1), e.column().max(1));
     // serde_json limits nesting itself (128 levels), so hostile input cannot
     // exhaust the stack here.
