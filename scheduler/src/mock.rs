@@ -171,7 +171,7 @@ pub fn alloc(job: &Job, node: &Node, index: u64) -> sched_core::model::Allocatio
         node_id: node.id.clone(),
         node_name: node.name.clone(),
         job_id: job.job_id().to_owned(),
-        job: Some(Box::new(job.clone())),
+        job: Some(std::sync::Arc::new(job.clone())),
         task_group: group.name().to_owned(),
         allocated_resources: AllocatedResources {
             tasks,

@@ -274,7 +274,7 @@ fn reconcile_group(
         match old {
             Some(old) if !destructive_change(old, group) => {
                 let mut updated = a.clone();
-                updated.job = Some(Box::new(job.clone()));
+                updated.job = Some(std::sync::Arc::new(job.clone()));
                 out.inplace.push(updated);
             }
             _ => {

@@ -31,7 +31,7 @@ pub fn new_plan(eval: &Evaluation, job: Option<&Job>, snapshot_index: u64) -> Pl
         eval_id: eval.id.clone(),
         priority: eval.priority,
         all_at_once: job.and_then(|j| j.all_at_once).unwrap_or(false),
-        job: job.map(|j| Box::new(j.clone())),
+        job: job.map(|j| std::sync::Arc::new(j.clone())),
         snapshot_index,
         ..Default::default()
     }
@@ -108,7 +108,7 @@ pub fn new_alloc(
         node_id: chosen.node_id.clone(),
         node_name: chosen.node_name.clone(),
         job_id: job.job_id().to_owned(),
-        job: Some(Box::new(job.clone())),
+        job: Some(std::sync::Arc::new(job.clone())),
         task_group: place.group.clone(),
         allocated_resources: AllocatedResources {
             tasks,

@@ -137,7 +137,7 @@ fn attempt(
                 let old = a.job.as_ref().and_then(|j| j.group(group.name()));
                 if old.is_some_and(|old| !destructive_change(old, group)) {
                     let mut updated = a.clone();
-                    updated.job = Some(Box::new(job.clone()));
+                    updated.job = Some(std::sync::Arc::new(job.clone()));
                     ctx.plan
                         .node_allocation
                         .entry(a.node_id.clone())

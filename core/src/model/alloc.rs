@@ -39,9 +39,10 @@ pub struct Allocation {
         deserialize_with = "crate::model::ids::null_as_default"
     )]
     pub job_id: String,
-    /// The job version it runs, when included.
+    /// The job version it runs, when included: shared by every allocation of
+    /// that version, so the state holds each version once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job: Option<Box<Job>>,
+    pub job: Option<std::sync::Arc<Job>>,
     /// Group it runs.
     #[serde(deserialize_with = "crate::model::ids::null_as_default")]
     pub task_group: String,

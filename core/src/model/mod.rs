@@ -34,6 +34,7 @@ mod service;
 mod task;
 mod template;
 mod validate;
+mod variable;
 mod volume;
 
 pub use alloc::*;
@@ -55,4 +56,5 @@ pub use service::*;
 pub use task::*;
 pub use template::*;
 pub use validate::{PathSegment, ValidationError, ValidationErrors};
+pub use variable::Variable;
 pub use volume::*;

@@ -26,7 +26,7 @@ pub struct Plan {
     pub all_at_once: bool,
     /// The job the plan places.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job: Option<Box<Job>>,
+    pub job: Option<std::sync::Arc<Job>>,
     /// Allocations to stop, by node.
     #[serde(deserialize_with = "crate::model::ids::null_as_default")]
     pub node_update: BTreeMap<NodeId, Vec<Allocation>>,

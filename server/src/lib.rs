@@ -1,0 +1,14 @@
+//! sched's server: the cluster's memory and its placement engine.
+//!
+//! Owns the Raft node and its sled storage ([`raft`]), the one state machine
+//! that writes the replicated state ([`fsm`]) and the state store readers get
+//! snapshots of ([`state`]), the HTTP API ([`http`]) and the gRPC transport
+//! between servers ([`rpc`]). It does not decide placements (that is
+//! `sched-scheduler`, which this crate drives) nor run tasks (`sched-client`).
+#![deny(missing_docs)]
+
+pub mod fsm;
+pub mod http;
+pub mod raft;
+pub mod rpc;
+pub mod state;
