@@ -18,7 +18,7 @@ pub enum Command {
     /// (none for periodic and parameterized parents).
     JobRegister {
         /// The canonicalized job; the FSM sets its indexes and version.
-        job: Job,
+        job: Box<Job>,
         /// The evaluation to create.
         eval: Option<Evaluation>,
         /// The source the user submitted, kept beside the version.
@@ -66,7 +66,7 @@ pub enum Command {
     /// Commits what the plan applier accepted of a plan.
     ApplyPlanResult {
         /// The job the placements run (shared by them in the state).
-        job: Option<Job>,
+        job: Option<Box<Job>>,
         /// New or updated allocations.
         allocs: Vec<Allocation>,
         /// Allocations to stop.
@@ -104,7 +104,7 @@ pub enum Command {
     /// Registers a node or refreshes its fingerprint.
     NodeRegister {
         /// The node.
-        node: Node,
+        node: Box<Node>,
         /// Evaluations for system jobs and blocked work the node may take.
         evals: Vec<Evaluation>,
         /// Unix nanoseconds of the request.
