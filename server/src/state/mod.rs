@@ -7,7 +7,10 @@
 //! sled trees, per-table modify indexes and the wake-ups blocking queries wait
 //! on. Only the [`fsm`](crate::fsm) writes; everyone else reads snapshots.
 
+mod reader;
 mod scheduler_view;
+
+pub use reader::{StateEvent, StateEventKind, StatePublisher, StateReader, channel};
 
 use std::sync::Arc;
 
