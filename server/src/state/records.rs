@@ -123,7 +123,9 @@ impl SnapshotData {
         for (name, idx) in self.table_index {
             // Tables a newer version added are ignored rather than refused:
             // their indexes only steer blocking queries.
-            if let Some(t) = Table::from_name(&name) {
+            if let Some(t) = Table::from_name(&name)
+                && idx > 0
+            {
                 s.table_index.insert(t, idx);
             }
         }
@@ -237,10 +239,11 @@ impl StateSnapshot {
     pub(crate) fn encode_snapshot(&self) -> serde_json::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(1 << 20);
         write!(out, "{{\"Index\":{}", self.index).map_err(serde_json::Error::io)?;
-        let table_index: BTreeMap<&str, u64> = self
-            .table_index
+        // Every table, zeros included, so a loaded state (whose meta lists
+        // them all) and a live one give the same bytes.
+        let table_index: BTreeMap<&str, u64> = Table::ALL
             .iter()
-            .map(|(t, i)| (t.name(), *i))
+            .map(|t| (t.name(), self.table_index(*t)))
             .collect();
         out.extend_from_slice(b",\"TableIndex\":");
         serde_json::to_writer(&mut out, &table_index)?;
