@@ -492,6 +492,9 @@ impl Node {
             tracing::error!(raft_id = id, error = %e, "final flush of raft storage failed");
         }
         self.fail_pending(|| RaftError::Stopped);
+        // Release the storage and state machine (and so sled's lock on the
+        // directory) before telling the caller it may reopen them.
+        drop(self);
         tracing::info!(raft_id = id, "raft node stopped");
         if let Some(reply) = shutdown {
             let _ = reply.send(());
@@ -767,6 +770,9 @@ impl Node {
                     let cc = ConfChange::parse_from_bytes(&e.data)
                         .map_err(|err| RaftError::Corrupt(format!("conf change: {err}")))?;
                     let result = self.apply_conf_change(&cc);
+                    self.applied = e.index;
+                    // Whoever asked sees the new membership in the status.
+                    self.publish_status();
                     if let Some(seq) = self.own_seq(&e.context)
                         && let Some(reply) = self.conf_changes.remove(&seq)
                     {
@@ -836,7 +842,9 @@ impl Node {
 
     fn maybe_snapshot(&mut self) -> Result<(), RaftError> {
         let every = self.config.snapshot_every;
-        if every == 0 || self.applied < self.last_snapshot + every {
+        let asked = self.raw.store().take_snapshot_request() && self.applied > 0;
+        let due = every > 0 && self.applied >= self.last_snapshot + every;
+        if !asked && !due {
             return Ok(());
         }
         let index = self.applied;

@@ -7,6 +7,8 @@
 //! one: the node calls [`SledStorage::flush`] once per Ready batch, which is
 //! what makes group commit cheap.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use protobuf::Message as _;
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot};
 use raft::{GetEntriesContext, RaftState, Storage, StorageError};
@@ -36,6 +38,10 @@ pub struct SledStorage {
     last_index: u64,
     /// Index and term of the stored snapshot, (0, 0) when none.
     snapshot_at: (u64, u64),
+    /// Set when raft-rs asked for a snapshot the stored one cannot serve (too
+    /// old, or from before the requesting peer joined); the node then takes
+    /// a fresh one.
+    snapshot_wanted: AtomicBool,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RaftError {
@@ -115,6 +121,7 @@ impl SledStorage {
             truncated,
             last_index,
             snapshot_at,
+            snapshot_wanted: AtomicBool::new(false),
         })
     }
 
@@ -295,6 +302,12 @@ impl SledStorage {
         }
     }
 
+    /// Whether raft-rs asked for a snapshot the stored one could not serve
+    /// since the last call; the caller should create a fresh one.
+    pub fn take_snapshot_request(&self) -> bool {
+        self.snapshot_wanted.swap(false, Ordering::Relaxed)
+    }
+
     /// Index of the stored snapshot (0 when none).
     pub fn snapshot_index(&self) -> u64 {
         self.snapshot_at.0
@@ -330,6 +343,20 @@ impl SledStorage {
             None => Err(corrupt("log", format!("entry {idx} missing"))),
         }
     }
+}
+
+/// Whether a snapshot's membership includes `peer` (raft-rs refuses to
+/// install a snapshot that does not).
+fn knows(s: &Snapshot, peer: u64) -> bool {
+    let cs = s.get_metadata().get_conf_state();
+    [
+        &cs.voters,
+        &cs.learners,
+        &cs.voters_outgoing,
+        &cs.learners_next,
+    ]
+    .iter()
+    .any(|ids| ids.contains(&peer))
 }
 
 impl Storage for SledStorage {
@@ -386,12 +413,15 @@ impl Storage for SledStorage {
         Ok(self.last_index)
     }
 
-    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
         match self.stored_snapshot().map_err(store_err)? {
-            Some(s) if s.get_metadata().index >= request_index => Ok(s),
-            _ => Err(raft::Error::Store(
-                StorageError::SnapshotTemporarilyUnavailable,
-            )),
+            Some(s) if s.get_metadata().index >= request_index && knows(&s, to) => Ok(s),
+            _ => {
+                self.snapshot_wanted.store(true, Ordering::Relaxed);
+                Err(raft::Error::Store(
+                    StorageError::SnapshotTemporarilyUnavailable,
+                ))
+            }
         }
     }
 }
@@ -527,7 +557,7 @@ mod tests {
         );
         let cs = s.conf_state().clone();
         s.create_snapshot(4, cs, b"state@4".to_vec()).expect("snap");
-        let got = s.snapshot(0, 2).expect("snapshot");
+        let got = s.snapshot(0, 1).expect("snapshot");
         assert_eq!(got.get_metadata().index, 4);
         assert_eq!(got.get_metadata().term, 1);
         assert_eq!(&got.data[..], b"state@4");
