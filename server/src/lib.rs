@@ -11,4 +11,5 @@ pub mod fsm;
 pub mod http;
 pub mod raft;
 pub mod rpc;
+pub mod scheduling;
 pub mod state;
