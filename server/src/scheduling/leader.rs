@@ -20,7 +20,7 @@ use super::Cluster;
 use super::blocked::BlockedEvals;
 use super::broker::EvalBroker;
 use crate::fsm::Command;
-use crate::state::{StateEvent, StateEventKind, StateSnapshot};
+use crate::state::{StateEvent, StateEventKind, StateReader, StateSnapshot};
 
 /// How often delayed evals and nack timeouts are looked at, and failed or
 /// superseded evals written.
@@ -96,7 +96,7 @@ impl Leading {
                 ev = events.recv() => match ev {
                     Ok(ev) => {
                         if ev.index > base {
-                            self.on_event(&ev, &reader.snapshot());
+                            self.on_event(&ev, &reader);
                         }
                     }
                     Err(RecvError::Lagged(missed)) => {
@@ -120,7 +120,7 @@ impl Leading {
         }
     }
 
-    fn on_event(&mut self, ev: &StateEvent, snap: &StateSnapshot) {
+    fn on_event(&mut self, ev: &StateEvent, reader: &StateReader) {
         match &ev.kind {
             StateEventKind::Eval(e) => match e.status {
                 EvalStatus::Pending => {
@@ -134,7 +134,7 @@ impl Leading {
                 _ => self.blocked.untrack(&e.id, &e.namespace, &e.job_id),
             },
             StateEventKind::Alloc(a) if a.is_terminal() => {
-                if let Some(node) = snap.node(&a.node_id) {
+                if let Some(node) = reader.snapshot().node(&a.node_id) {
                     let freed = self.blocked.unblock(&node.computed_class, ev.index);
                     self.offer(freed);
                 }

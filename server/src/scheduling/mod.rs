@@ -19,6 +19,7 @@
 pub mod blocked;
 pub mod broker;
 pub mod leader;
+pub mod local_cluster;
 pub mod plan_apply;
 pub mod plan_queue;
 pub mod worker;
@@ -36,7 +37,7 @@ use crate::state::StateReader;
 use blocked::BlockedEvals;
 use broker::{BrokerConfig, EvalBroker};
 use plan_queue::PlanQueue;
-use worker::WorkerConfig;
+use worker::{WorkerConfig, WorkerStats};
 
 /// What the scheduling machinery needs from the server: the state to read,
 /// a way to commit commands, and a clock. The server assembly implements it
@@ -90,6 +91,8 @@ pub struct Scheduling {
     pub blocked: Arc<BlockedEvals>,
     /// The plan queue.
     pub plans: Arc<PlanQueue>,
+    /// What the workers did.
+    pub workers: Arc<WorkerStats>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -114,6 +117,7 @@ impl Scheduling {
             .plan_queue_capacity
             .max(config.worker.workers.max(1) * 2);
         let plans = Arc::new(PlanQueue::new(capacity));
+        let workers = Arc::new(WorkerStats::default());
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(plan_apply::run_applier(
             cluster.clone(),
@@ -135,6 +139,7 @@ impl Scheduling {
                 broker.clone(),
                 plans.clone(),
                 config.worker.clone(),
+                workers.clone(),
                 shutdown.clone(),
             )));
         }
@@ -142,6 +147,7 @@ impl Scheduling {
             broker,
             blocked,
             plans,
+            workers,
             tasks,
         }
     }

@@ -7,8 +7,9 @@
 //! worker never commits placements itself: plans go through the plan queue
 //! to the single applier.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sched_core::model::{EvalId, Evaluation, Plan, PlanResult};
 use sched_scheduler::{Planner, PlannerError, SchedulerConfig, State};
@@ -53,6 +54,59 @@ impl Default for WorkerConfig {
             dequeue_timeout: Duration::from_millis(500),
             index_wait: Duration::from_secs(5),
             plan_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How many recent eval durations [`WorkerStats`] keeps.
+const KEPT_DURATIONS: usize = 100_000;
+
+/// What the workers did, for metrics: counts and the durations (dequeue to
+/// ack or nack) of the most recent evals.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    inner: Mutex<StatsInner>,
+}
+
+#[derive(Debug, Default)]
+struct StatsInner {
+    acked: u64,
+    nacked: u64,
+    recent: VecDeque<Duration>,
+}
+
+/// A copy of [`WorkerStats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerStatsView {
+    /// Evals processed and acked.
+    pub acked: u64,
+    /// Evals given back to the broker.
+    pub nacked: u64,
+    /// Durations of the most recent evals, oldest first.
+    pub recent: Vec<Duration>,
+}
+
+impl WorkerStats {
+    fn record(&self, took: Duration, acked: bool) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if acked {
+            inner.acked += 1;
+        } else {
+            inner.nacked += 1;
+        }
+        if inner.recent.len() >= KEPT_DURATIONS {
+            inner.recent.pop_front();
+        }
+        inner.recent.push_back(took);
+    }
+
+    /// A copy of the counts and recent durations.
+    pub fn view(&self) -> WorkerStatsView {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        WorkerStatsView {
+            acked: inner.acked,
+            nacked: inner.nacked,
+            recent: inner.recent.iter().copied().collect(),
         }
     }
 }
@@ -155,6 +209,7 @@ pub async fn run_worker(
     broker: Arc<EvalBroker>,
     plans: Arc<PlanQueue>,
     config: WorkerConfig,
+    stats: Arc<WorkerStats>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -175,10 +230,12 @@ pub async fn run_worker(
             job_id = %eval.job_id,
             trace_id = %eval.trace_id,
         );
+        let started = Instant::now();
         let outcome = process(&cluster, &broker, &plans, &config, &eval, &token)
             .instrument(span.clone())
             .await;
         let _enter = span.enter();
+        stats.record(started.elapsed(), outcome.is_ok());
         match outcome {
             Ok(()) => {
                 if let Err(e) = broker.ack(&eval.id, &token) {
