@@ -12,4 +12,5 @@ pub mod heartbeat;
 pub mod http;
 pub mod raft;
 pub mod rpc;
+pub mod scheduling;
 pub mod state;
