@@ -13,4 +13,5 @@ pub mod http;
 pub mod raft;
 pub mod rpc;
 pub mod scheduling;
+pub mod server;
 pub mod state;
