@@ -1,9 +1,10 @@
-//! Generates the gRPC code for the peer protocol. Uses `protoc` from `PROTOC`
+//! Generates the gRPC code for the peer and node protocols. Uses `protoc` from `PROTOC`
 //! or PATH when there is one, else the vendored binary, so a fresh machine
 //! needs no extra install.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/sched.proto");
+    println!("cargo:rerun-if-changed=proto/node.proto");
     println!("cargo:rerun-if-env-changed=PROTOC");
     let mut config = prost_build::Config::new();
     if std::env::var_os("PROTOC").is_none() && !protoc_on_path() {
@@ -11,7 +12,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     tonic_prost_build::configure()
         .bytes(".")
-        .compile_with_config(config, &["proto/sched.proto"], &["proto"])?;
+        .compile_with_config(
+            config,
+            &["proto/sched.proto", "proto/node.proto"],
+            &["proto"],
+        )?;
     Ok(())
 }
 

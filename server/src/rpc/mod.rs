@@ -14,6 +14,7 @@
 
 mod client;
 mod error;
+pub mod node;
 mod service;
 mod snapshot;
 mod transport;
@@ -27,7 +28,7 @@ use crate::fsm::{Command, CommandResponse, ServerEntry};
 
 pub use client::{ClientConfig, PeerClient};
 pub use error::{HandlerError, RpcError, ServeError};
-pub use service::{ServeConfig, serve, serve_with};
+pub use service::{ServeConfig, peer_routes, serve, serve_routes, serve_with};
 pub use snapshot::{SnapshotError, SnapshotReassembler};
 pub use transport::{GrpcTransport, SnapshotOutcome, SnapshotReporter, TransportConfig};
 pub use types::{JoinReply, PeerStatus};

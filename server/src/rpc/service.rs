@@ -10,6 +10,7 @@ use raft::eraftpb::Message;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::fsm::Command;
@@ -65,14 +66,31 @@ pub async fn serve_with(
     config: ServeConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let local = listener.local_addr().ok();
-    tracing::info!(addr = ?local, "peer gRPC listening");
-    let max_message = config.max_message_bytes;
     let timeout = config.request_timeout;
+    serve_routes(listener, peer_routes(handler, config), timeout, shutdown).await
+}
+
+/// The `Peer` service with `config`'s limits, as routes the server can
+/// serve together with its other gRPC services on one listener.
+pub fn peer_routes(handler: Arc<dyn PeerHandler>, config: ServeConfig) -> Routes {
+    let max_message = config.max_message_bytes;
     let service = PeerService { handler, config };
     let svc = PeerServer::new(service)
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
+    Routes::new(svc)
+}
+
+/// Serves `routes` on `listener` until `shutdown` completes; in-flight
+/// requests are let finish and each request is cut off after `timeout`.
+pub async fn serve_routes(
+    listener: TcpListener,
+    routes: Routes,
+    timeout: std::time::Duration,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let local = listener.local_addr().ok();
+    tracing::info!(addr = ?local, "gRPC listening");
     // Accept errors (a client resetting before accept, fd exhaustion) are
     // logged and skipped: one bad connection must not stop the listener.
     let incoming = TcpListenerStream::new(listener).filter_map(|conn| match conn {
@@ -81,16 +99,16 @@ pub async fn serve_with(
             Some(Ok::<_, std::io::Error>(stream))
         }
         Err(err) => {
-            tracing::warn!(error = %err, "peer listener accept failed");
+            tracing::warn!(error = %err, "gRPC listener accept failed");
             None
         }
     });
     tonic::transport::Server::builder()
         .timeout(timeout)
-        .add_service(svc)
+        .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
-    tracing::info!(addr = ?local, "peer gRPC stopped");
+    tracing::info!(addr = ?local, "gRPC stopped");
     Ok(())
 }
 

@@ -11,6 +11,7 @@
 mod bootstrap;
 mod cluster;
 mod leader;
+mod node;
 mod peer;
 mod writer;
 
@@ -205,16 +206,23 @@ impl Server {
         // it gathers for bootstrap.
         let (shutdown, shutdown_rx) = watch::channel(false);
         let handler = Arc::new(peer::Handler::new(me.clone()));
+        let nodes = Arc::new(node::Handler::default());
         let mut tasks = Vec::new();
         {
-            let handler: Arc<dyn crate::rpc::PeerHandler> = handler.clone();
+            let serve = crate::rpc::ServeConfig::default();
+            let timeout = serve
+                .request_timeout
+                .max(crate::rpc::node::MAX_POLL_WAIT * 2);
+            let max_message = serve.max_message_bytes;
+            let routes = crate::rpc::peer_routes(handler.clone(), serve)
+                .add_service(crate::rpc::node::node_routes(nodes.clone(), max_message));
             let mut stop = shutdown_rx.clone();
             tasks.push(tokio::spawn(async move {
                 let stopped = async move {
                     let _ = stop.wait_for(|s| *s).await;
                 };
-                if let Err(err) = crate::rpc::serve(rpc, handler, stopped).await {
-                    tracing::error!(error = %err, "peer listener failed");
+                if let Err(err) = crate::rpc::serve_routes(rpc, routes, timeout, stopped).await {
+                    tracing::error!(error = %err, "gRPC listener failed");
                 }
             }));
         }
@@ -275,6 +283,9 @@ impl Server {
             leader_rx,
             shutdown_rx,
         );
+        nodes.attach(ServerHandle {
+            shared: shared.clone(),
+        });
         Ok(Server {
             shared,
             scheduling: Some(scheduling),
