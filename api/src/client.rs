@@ -51,22 +51,23 @@ impl Client {
             address: address.to_string(),
             reason: reason.to_string(),
         };
-        let trimmed = address.trim().trim_end_matches('/');
+        let trimmed = address.trim();
         if trimmed.is_empty() {
             return Err(invalid("it is empty"));
         }
-        let base = if trimmed.contains("://") {
+        let with_scheme = if trimmed.contains("://") {
             trimmed.to_string()
         } else {
             format!("http://{trimmed}")
         };
-        if base.starts_with("https://") {
+        if with_scheme.starts_with("https://") {
             return Err(invalid("TLS is not supported by this build"));
         }
-        let url = reqwest::Url::parse(&base).map_err(|e| invalid(&e.to_string()))?;
-        if url.scheme() != "http" || url.host_str().is_none() {
+        let url = reqwest::Url::parse(&with_scheme).map_err(|e| invalid(&e.to_string()))?;
+        if url.scheme() != "http" || url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("want an http URL with a host"));
         }
+        let base = with_scheme.trim_end_matches('/').to_string();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
