@@ -92,15 +92,15 @@ pub(crate) fn job_summary(snap: &StateSnapshot, job: &Job) -> JobSummary {
 /// Nomad's `JobListStub`.
 pub(crate) fn job_stub(snap: &StateSnapshot, job: &Job) -> Value {
     json!({
-        "ID": job.id,
+        "ID": job.id.clone().unwrap_or_default(),
         "ParentID": job.parent_id.clone().unwrap_or_default(),
-        "Name": job.name,
-        "Namespace": job.namespace,
+        "Name": job.name.clone().or_else(|| job.id.clone()).unwrap_or_default(),
+        "Namespace": job.namespace.clone().unwrap_or_else(|| "default".into()),
         "Datacenters": job.datacenters,
         "NodePool": job.node_pool,
         "Multiregion": job.multiregion,
-        "Type": job.r#type,
-        "Priority": job.priority,
+        "Type": job.r#type.clone().unwrap_or_else(|| "service".into()),
+        "Priority": job.priority.unwrap_or(50),
         "Periodic": job.periodic.as_ref().is_some_and(|p| p.enabled.unwrap_or(true)),
         "ParameterizedJob": job.parameterized_job.is_some(),
         "Stop": job.stop.unwrap_or(false),
