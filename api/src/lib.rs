@@ -5,3 +5,13 @@
 //! the request/response shapes and the errors a caller can act on; it does
 //! not know how the server stores or schedules anything.
 #![deny(missing_docs)]
+
+mod client;
+mod error;
+mod query;
+mod types;
+
+pub use client::{Client, DEFAULT_ADDRESS};
+pub use error::Error;
+pub use query::{QueryMeta, QueryOptions};
+pub use types::*;

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod driver_start;
+pub mod http;
 pub mod packing;
 pub mod parse;
 
@@ -17,6 +18,7 @@ pub const BENCHES: &[Bench] = &[
     ("parse", parse::run),
     ("packing", packing::run),
     ("driver-start", driver_start::run),
+    ("http", http::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.

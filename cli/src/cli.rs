@@ -44,11 +44,13 @@ pub enum Command {
     /// Work with client nodes.
     Node(Later),
     /// Work with servers.
-    Server(Later),
+    #[command(subcommand)]
+    Server(crate::commands::server::ServerCommand),
     /// Show anything by ID prefix.
-    Status(Later),
+    Status(crate::commands::status::StatusArgs),
     /// Operator commands: raft, snapshot.
-    Operator(Later),
+    #[command(subcommand)]
+    Operator(crate::commands::operator::OperatorCommand),
     /// Work with variables.
     Var(Later),
     /// Work with services.

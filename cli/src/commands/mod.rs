@@ -2,6 +2,9 @@
 
 mod fmt;
 mod job;
+pub mod operator;
+pub mod server;
+pub mod status;
 
 use std::io::Write;
 
@@ -28,9 +31,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alloc(_) => later("alloc"),
         Command::Eval(_) => later("eval"),
         Command::Node(_) => later("node"),
-        Command::Server(_) => later("server"),
-        Command::Status(_) => later("status"),
-        Command::Operator(_) => later("operator"),
+        Command::Server(cmd) => server::run(&cmd),
+        Command::Status(args) => status::run(&args),
+        Command::Operator(cmd) => operator::run(&cmd),
         Command::Var(_) => later("var"),
         Command::Service(_) => later("service"),
         Command::Logs(_) => later("logs"),
