@@ -8,6 +8,7 @@
 //! component shares ([`Server::apply`], which forwards to the leader). It does
 //! not implement any part itself.
 
+mod backend;
 mod bootstrap;
 mod cluster;
 mod leader;
@@ -31,6 +32,7 @@ use crate::rpc::{ClientConfig, GrpcTransport, PeerClient, TransportConfig};
 use crate::scheduling::{Scheduling, SchedulingConfig};
 use crate::state::StateReader;
 
+pub use backend::HttpBackend;
 pub use writer::ApplyError;
 
 /// Everything a server needs to know to start.
