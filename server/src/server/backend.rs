@@ -128,9 +128,9 @@ impl Backend for HttpBackend {
         RaftInfo {
             known_leader: status.leader_id.is_some(),
             leader_addr: leader.map(|l| l.rpc_addr).unwrap_or_default(),
-            last_contact_ms: status
-                .last_contact
-                .map_or(0, |t| u64::try_from(Instant::now().duration_since(t).as_millis()).unwrap_or(u64::MAX)),
+            last_contact_ms: status.last_contact.map_or(0, |t| {
+                u64::try_from(Instant::now().duration_since(t).as_millis()).unwrap_or(u64::MAX)
+            }),
             peers,
             applied_index: status.applied_index,
         }
@@ -151,7 +151,8 @@ impl Backend for HttpBackend {
                     Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(0)),
                     None => (s.rpc_addr.clone(), 0),
                 };
-                let member = status.voters.contains(&s.raft_id) || status.learners.contains(&s.raft_id);
+                let member =
+                    status.voters.contains(&s.raft_id) || status.learners.contains(&s.raft_id);
                 Member {
                     name: s.name,
                     addr,
@@ -189,7 +190,9 @@ impl Backend for HttpBackend {
         Box::pin(async move {
             let status = self.server.raft_status();
             if !status.voters.contains(&raft_id) && !status.learners.contains(&raft_id) {
-                return Err(BackendError::NotFound(format!("no raft peer with id {raft_id}")));
+                return Err(BackendError::NotFound(format!(
+                    "no raft peer with id {raft_id}"
+                )));
             }
             self.server
                 .raft()
@@ -215,14 +218,18 @@ impl Backend for HttpBackend {
             let target = match raft_id {
                 Some(id) if status.voters.contains(&id) => id,
                 Some(id) => {
-                    return Err(BackendError::NotFound(format!("no voting raft peer with id {id}")));
+                    return Err(BackendError::NotFound(format!(
+                        "no voting raft peer with id {id}"
+                    )));
                 }
                 None => status
                     .voters
                     .iter()
                     .copied()
                     .find(|id| *id != me)
-                    .ok_or_else(|| BackendError::Rejected("there is no other server to lead".into()))?,
+                    .ok_or_else(|| {
+                        BackendError::Rejected("there is no other server to lead".into())
+                    })?,
             };
             self.server
                 .raft()
