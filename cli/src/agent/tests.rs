@@ -658,3 +658,21 @@ fn dev_gets_a_temporary_data_dir_removed_on_drop() {
     drop(dir);
     assert!(!path.exists());
 }
+
+#[test]
+fn plugin_blocks_read_as_the_client_reads_them() {
+    let c = from_sources(&args(), &[file("full.hcl", FULL)]).expect("valid");
+    let grants =
+        sched_client::driver_host::grants_from_agent_config(FULL).expect("client reads it");
+    assert_eq!(grants.len(), c.plugins.len());
+    for grant in grants {
+        let plugin = &c.plugins[&grant.name];
+        assert_eq!(plugin.config, grant.config, "{}", grant.name);
+        if let Some(names) = &plugin.capabilities {
+            let granted: Vec<String> = grant.capabilities.iter().map(|c| c.to_string()).collect();
+            let mut names = names.clone();
+            names.sort();
+            assert_eq!(names, granted, "{}", grant.name);
+        }
+    }
+}
