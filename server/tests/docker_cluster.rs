@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use support::docker_cluster::{
-    DockerCluster, LABEL, SchedImage, docker, docker_unavailable, sched_binary,
+    DockerCluster, LABEL, NodeSpec, SchedImage, docker, docker_unavailable, sched_binary,
 };
 
 const EXIT: Duration = Duration::from_secs(60);
@@ -33,10 +33,10 @@ fn two_containers_run_sched_on_a_private_network() {
 
     let mut cluster = DockerCluster::new(&image).expect("network");
     let a = cluster
-        .start("a", 10, &["version"], false)
+        .start(&NodeSpec::new("a", 10, &["version"]))
         .expect("start a");
     let b = cluster
-        .start("b", 11, &["version"], false)
+        .start(&NodeSpec::new("b", 11, &["version"]))
         .expect("start b");
     assert_ne!(a, b);
     for name in ["a", "b"] {
@@ -108,7 +108,10 @@ fn a_running_container_can_be_cut_off_reconnected_killed_and_stopped() {
     // `job validate -` reads its standard input to the end; kept open, it
     // keeps the container running until the test ends it.
     let ip = cluster
-        .start("r", 20, &["job", "validate", "-"], true)
+        .start(&NodeSpec {
+            stdin_open: true,
+            ..NodeSpec::new("r", 20, &["job", "validate", "-"])
+        })
         .expect("start");
     let running = |s: &support::docker_cluster::ContainerState| s.status == "running";
     cluster
@@ -137,4 +140,36 @@ fn a_running_container_can_be_cut_off_reconnected_killed_and_stopped() {
     let state = cluster.state("r").expect("state");
     assert_eq!(state.status, "exited");
     assert!(cluster.logs("nobody").is_err(), "unknown names are errors");
+}
+
+#[test]
+fn mounted_files_and_environment_reach_the_container() {
+    let Some(image) = image() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("agent.hcl");
+    std::fs::write(
+        &config,
+        "data_dir = \"/tmp/sched\"\nserver {\n  enabled = true\n  bootstrap_expct = 3\n}\n",
+    )
+    .expect("write");
+    let mut cluster = DockerCluster::new(&image).expect("network");
+    cluster
+        .start(&NodeSpec {
+            mounts: vec![(config, "/etc/sched/agent.hcl".into())],
+            env: vec![("NOMAD_ADDR".into(), "http://10.0.0.1:4646".into())],
+            ..NodeSpec::new("s", 30, &["agent", "-config", "/etc/sched/agent.hcl"])
+        })
+        .expect("start");
+    // The agent read the mounted file: its error points into it.
+    assert_eq!(cluster.wait_exit("s", EXIT).expect("exits"), 1);
+    let logs = cluster.logs("s").expect("logs");
+    assert!(logs.contains("/etc/sched/agent.hcl:4:3"), "{logs}");
+    assert!(logs.contains("did you mean \"bootstrap_expect\""), "{logs}");
+    let container = cluster.container("s").expect("known").to_string();
+    let env = docker(
+        &["inspect", "--format", "{{json .Config.Env}}", &container],
+        EXIT,
+    )
+    .expect("inspect");
+    assert!(env.contains("NOMAD_ADDR=http://10.0.0.1:4646"), "{env}");
 }

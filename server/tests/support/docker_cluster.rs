@@ -331,6 +331,38 @@ pub struct ContainerState {
     pub exit_code: i64,
 }
 
+/// What to run in one container.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    /// The node's name in the cluster, also the container's host name.
+    pub name: String,
+    /// Its host number on the network's /24 (2 to 254).
+    pub host: u8,
+    /// Arguments to `/bin/sched`.
+    pub args: Vec<String>,
+    /// Keep standard input open (and empty), for commands that read it to the end.
+    pub stdin_open: bool,
+    /// Host files or directories mounted read-only: (host path, container path),
+    /// e.g. an agent config file.
+    pub mounts: Vec<(PathBuf, String)>,
+    /// Environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+impl NodeSpec {
+    /// A container `name` at host number `host` running `/bin/sched ARGS`.
+    pub fn new(name: &str, host: u8, args: &[&str]) -> Self {
+        NodeSpec {
+            name: name.to_string(),
+            host,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            stdin_open: false,
+            mounts: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Node {
     name: String,
@@ -418,47 +450,49 @@ impl DockerCluster {
             .ok_or_else(|| DockerError::UnknownNode(name.to_string()))
     }
 
-    /// Starts a container `name` at host number `host` (2 to 254) running
-    /// `/bin/sched ARGS`. With `stdin_open` its standard input stays open
-    /// (and empty), for commands that read it until it ends.
-    pub fn start(
-        &mut self,
-        name: &str,
-        host: u8,
-        args: &[&str],
-        stdin_open: bool,
-    ) -> Result<Ipv4Addr, DockerError> {
-        let ip = self.ip(host);
-        let container = format!("{}-{name}", self.network);
-        let label = format!("{LABEL}={}", self.network);
-        let ip_text = ip.to_string();
-        let mut run = vec![
+    /// Starts a container for `spec` and returns its address on the network.
+    pub fn start(&mut self, spec: &NodeSpec) -> Result<Ipv4Addr, DockerError> {
+        let ip = self.ip(spec.host);
+        let container = format!("{}-{}", self.network, spec.name);
+        let mut run: Vec<String> = [
             "run",
             "--detach",
             "--name",
             &container,
             "--hostname",
-            name,
+            &spec.name,
             "--network",
             &self.network,
             "--ip",
-            &ip_text,
+            &ip.to_string(),
             "--label",
-            &label,
-        ];
-        if stdin_open {
-            run.push("--interactive");
+            &format!("{LABEL}={}", self.network),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if spec.stdin_open {
+            run.push("--interactive".into());
         }
-        run.push(&self.image);
-        run.push("/bin/sched");
-        run.extend_from_slice(args);
+        for (host_path, container_path) in &spec.mounts {
+            run.push("--volume".into());
+            run.push(format!("{}:{container_path}:ro", host_path.display()));
+        }
+        for (k, v) in &spec.env {
+            run.push("--env".into());
+            run.push(format!("{k}={v}"));
+        }
+        run.push(self.image.clone());
+        run.push("/bin/sched".into());
+        run.extend(spec.args.iter().cloned());
         // Record it first: a container that was created but failed to start
         // still has to be removed on drop.
         self.nodes.push(Node {
-            name: name.to_string(),
-            container: container.clone(),
+            name: spec.name.clone(),
+            container,
             ip,
         });
+        let run: Vec<&str> = run.iter().map(String::as_str).collect();
         docker(&run, CALL_TIMEOUT)?;
         Ok(ip)
     }
