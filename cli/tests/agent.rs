@@ -170,7 +170,7 @@ fn missing_config_and_no_role_are_user_errors() {
     let out = agent(tmp.path(), &["-config", missing.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("cannot read agent config"),
+        text(&out.stderr).starts_with("error: cannot read agent config"),
         "{}",
         text(&out.stderr)
     );

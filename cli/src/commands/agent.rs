@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::future::Either;
 use nix::sys::signal::{SigSet, Signal};
-use sched_cli::agent::{self, AgentArgs};
+use sched_cli::agent::{self, AgentArgs, ConfigError};
 
 use crate::exit::user;
 
@@ -26,14 +26,18 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
         .name("signals".into())
         .spawn(move || wait_for_signals(signals, signal_tx))?;
 
-    let mut config = agent::load(args).map_err(|e| user(e.to_string()))?;
+    let mut config = agent::load(args).map_err(|e| match e {
+        // These two already render as `error: ...` lines, one per problem.
+        ConfigError::File(_) | ConfigError::Invalid(_) => user(e.to_string()),
+        _ => user(format!("error: {e}")),
+    })?;
     tracing_subscriber::fmt()
         .with_max_level(config.log_level)
         .with_writer(std::io::stderr)
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))?;
     let data_dir = agent::prepare_data_dir(&mut config, &std::env::temp_dir())
-        .map_err(|e| user(e.to_string()))?;
+        .map_err(|e| user(format!("error: {e}")))?;
     tracing::debug!(data_dir = %data_dir.path().display(), dev = config.dev, "data directory ready");
     {
         let mut out = std::io::stdout().lock();
