@@ -638,6 +638,21 @@ fn run_refuses_to_pretend_it_started_a_server() {
         e.to_string()
             .contains("the agent cannot start a server yet")
     );
+
+    let client_only = from_sources(
+        &AgentArgs {
+            client: true,
+            data_dir: Some("/d".into()),
+            servers: vec!["10.0.0.1".into()],
+            ..args()
+        },
+        &[],
+    )
+    .expect("valid");
+    let e = runtime
+        .block_on(run(client_only, std::future::pending()))
+        .expect_err("no client yet");
+    assert!(matches!(e, AgentError::ClientUnavailable));
 }
 
 #[test]
