@@ -36,7 +36,7 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Run a sched agent (server, client, or both with -dev).
-    Agent(Later),
+    Agent(Box<sched_cli::agent::AgentArgs>),
     /// Work with allocations.
     Alloc(Later),
     /// Work with evaluations.

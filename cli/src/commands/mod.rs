@@ -1,5 +1,6 @@
 //! One module per command family; [`run`] dispatches the parsed command line.
 
+mod agent;
 mod fmt;
 mod job;
 pub mod operator;
@@ -27,7 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             clap_complete::generate(shell, &mut cmd, "sched", &mut std::io::stdout());
             Ok(())
         }
-        Command::Agent(_) => later("agent"),
+        Command::Agent(args) => agent::run(&args),
         Command::Alloc(_) => later("alloc"),
         Command::Eval(_) => later("eval"),
         Command::Node(_) => later("node"),

@@ -1,7 +1,7 @@
 //! Go duration strings ("1h30m", "500ms", "1.5s"), as Nomad job files write them.
 
 /// Parses a Go duration string into nanoseconds.
-pub(crate) fn parse_go_duration(s: &str) -> Result<i64, String> {
+pub fn parse_go_duration(s: &str) -> Result<i64, String> {
     let orig = s;
     let bad = || format!("invalid duration \"{orig}\"");
     let (neg, mut rest) = match s.strip_prefix('-') {

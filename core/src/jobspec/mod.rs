@@ -21,7 +21,7 @@
 
 mod decode;
 pub mod diag;
-mod duration;
+pub mod duration;
 mod eval;
 pub mod fmt;
 pub mod functions;
@@ -258,7 +258,10 @@ fn size_guard(file: &str, src: &str) -> Result<(), Diagnostic> {
 }
 
 /// Parses HCL text into a body with spans, after the size and nesting guards.
-pub(crate) fn parse_body(map: &SourceMap<'_>) -> Result<hcl_edit::structure::Body, Diagnostic> {
+///
+/// Public so that other HCL files of the project (the agent's config) get the
+/// same guards and the same syntax messages as job files.
+pub fn parse_body(map: &SourceMap<'_>) -> Result<hcl_edit::structure::Body, Diagnostic> {
     let src = map.text;
     size_guard(map.file, src)?;
     if let Some(i) = src.find('\0') {

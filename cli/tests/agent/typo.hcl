@@ -1,0 +1,6 @@
+data_dir = "/var/lib/sched"
+
+server {
+  enabled          = true
+  bootstrap_expct = 3
+}
