@@ -5,6 +5,7 @@
 
 #![deny(missing_docs)]
 
+pub mod client_idle;
 pub mod driver_start;
 pub mod packing;
 pub mod parse;
@@ -17,6 +18,7 @@ pub const BENCHES: &[Bench] = &[
     ("parse", parse::run),
     ("packing", packing::run),
     ("driver-start", driver_start::run),
+    ("client-idle", client_idle::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.
