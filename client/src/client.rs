@@ -116,8 +116,6 @@ impl Client {
         driver_host: DriverHost,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Client, ClientError> {
-        std::fs::create_dir_all(&config.state_dir)
-            .map_err(|e| StateError::Db(sled::Error::Io(e)))?;
         let state = LocalState::open(&config.state_dir)?;
         let node_id = state.node_id()?;
         let host = driver_host.clone();
@@ -151,15 +149,20 @@ impl Client {
         // Re-attach first: tasks keep being watched even while no server answers.
         inner.restore()?;
         let mut loops = Vec::new();
-        // The outside shutdown signal ends the loops like Client::shutdown.
+        // The outside shutdown signal ends the loops and detaches the
+        // runners, like Client::shutdown.
         {
             let mut outside = shutdown;
             let tx = stop_tx.clone();
             let mut inner_stop = inner.stop.clone();
+            let me = Arc::clone(&inner);
             loops.push(tokio::spawn(async move {
                 loop {
                     if *outside.borrow() {
                         tx.send_replace(true);
+                        for r in lock(&me.allocs).values() {
+                            r.detach();
+                        }
                         return;
                     }
                     tokio::select! {
@@ -198,31 +201,24 @@ impl Client {
 
     /// One allocation's state on this client.
     pub fn alloc(&self, id: &AllocId) -> Option<AllocView> {
-        self.inner
-            .allocs
-            .lock()
-            .ok()?
+        lock(&self.inner.allocs)
             .get(id)
             .map(AllocRunnerHandle::view)
     }
 
     /// A receiver of one allocation's state, to wait for changes.
     pub fn watch_alloc(&self, id: &AllocId) -> Option<watch::Receiver<AllocView>> {
-        self.inner
-            .allocs
-            .lock()
-            .ok()?
+        lock(&self.inner.allocs)
             .get(id)
             .map(AllocRunnerHandle::watch)
     }
 
     /// Every allocation on this client.
     pub fn allocs(&self) -> Vec<(AllocId, AllocView)> {
-        self.inner
-            .allocs
-            .lock()
-            .map(|m| m.iter().map(|(k, r)| (k.clone(), r.view())).collect())
-            .unwrap_or_default()
+        lock(&self.inner.allocs)
+            .iter()
+            .map(|(k, r)| (k.clone(), r.view()))
+            .collect()
     }
 
     /// A reader of one task's logs (`/v1/client/fs/logs`).
@@ -232,11 +228,7 @@ impl Client {
         task: &str,
         stream: Stream,
     ) -> Result<LogReader, ClientError> {
-        let map = self
-            .inner
-            .allocs
-            .lock()
-            .map_err(|_| ClientError::UnknownAlloc(alloc.to_string()))?;
+        let map = lock(&self.inner.allocs);
         let r = map
             .get(alloc)
             .ok_or_else(|| ClientError::UnknownAlloc(alloc.to_string()))?;
@@ -276,12 +268,9 @@ impl Client {
         for l in self.loops {
             let _ = l.await;
         }
-        let runners: Vec<AllocRunnerHandle> = self
-            .inner
-            .allocs
-            .lock()
-            .map(|mut m| std::mem::take(&mut *m).into_values().collect())
-            .unwrap_or_default();
+        let runners: Vec<AllocRunnerHandle> = std::mem::take(&mut *lock(&self.inner.allocs))
+            .into_values()
+            .collect();
         for r in &runners {
             r.detach();
         }
@@ -315,10 +304,7 @@ impl Inner {
     /// Rebuilds the alloc runners of the stored allocations.
     fn restore(&self) -> Result<(), ClientError> {
         let allocs = self.state.allocs()?;
-        let mut map = self
-            .allocs
-            .lock()
-            .map_err(|_| ClientError::UnknownAlloc("lock poisoned".into()))?;
+        let mut map = lock(&self.allocs);
         for a in allocs {
             tracing::info!(alloc_id = %a.id, "restoring allocation");
             let id = a.id.clone();
@@ -425,12 +411,8 @@ impl Inner {
 
     /// Turns the servers' view of the node's allocations into runners.
     fn diff(&self, allocs: Vec<Allocation>) {
-        let Ok(mut map) = self.allocs.lock() else {
-            return;
-        };
-        let Ok(mut collectable) = self.collectable.lock() else {
-            return;
-        };
+        let mut map = lock(&self.allocs);
+        let mut collectable = lock(&self.collectable);
         let mut seen = BTreeSet::new();
         for mut a in allocs {
             seen.insert(a.id.clone());
@@ -537,12 +519,8 @@ impl Inner {
     /// dropped at once, the rest oldest first while there are more than
     /// `gc_max_allocs` or the disk is fuller than the threshold.
     fn collect_garbage(&self) {
-        let Ok(mut map) = self.allocs.lock() else {
-            return;
-        };
-        let Ok(mut collectable) = self.collectable.lock() else {
-            return;
-        };
+        let mut map = lock(&self.allocs);
+        let mut collectable = lock(&self.collectable);
         let mut finished: Vec<(u64, AllocId)> = map
             .iter()
             .filter(|(id, r)| collectable.contains(*id) && r.view().done)
@@ -595,6 +573,13 @@ impl Inner {
             }
         }
     }
+}
+
+/// Locks a mutex; a panic elsewhere while it was held leaves the data
+/// usable (every change to it is a single insert or remove), so the data
+/// is taken as it is.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How full the file system of `dir` is, in percent.

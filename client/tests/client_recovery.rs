@@ -128,6 +128,14 @@ async fn a_new_client_reattaches_and_reports_what_ended_meanwhile() {
     );
     assert_eq!(pids(dir.path(), &long_id, "ticker"), vec![ticker_pid]);
     assert!(running(ticker_pid));
+    // Usage is sampled for running tasks and for the node.
+    let usage = eventually(LONG, || {
+        client.alloc(&long_id)?.usage.get("ticker").copied()
+    })
+    .await
+    .expect("the ticker's usage is sampled");
+    assert!(usage.pids >= 1 && usage.memory_rss > 0, "{usage:?}");
+    assert!(client.stats().memory_total > 0);
     // The log reader follows across the restart.
     let reader = client.logs(&long_id, "ticker", Stream::Stdout).unwrap();
     let chunk = reader

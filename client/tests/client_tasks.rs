@@ -395,3 +395,53 @@ async fn bad_input_fails_the_task_with_a_clear_event() {
     assert!(!s.failed, "{:?}", s.events);
     client.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_allocations_are_garbage_collected() {
+    let dir = tempdir();
+    let servers = InMemoryServers::new();
+    let host = driver_host();
+    let mut cfg = config(dir.path());
+    cfg.gc_max_allocs = 1;
+    // Only the count limit: this machine's disk may be past any usage threshold.
+    cfg.gc_disk_usage_threshold = 100.0;
+    cfg.gc_interval = Duration::from_millis(200);
+    let (client, _stop) = start_with(cfg, &servers, &host).await;
+    let node = client.node_id();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let a = alloc(&node, "batch", vec![sh_task("t", "echo done")], None);
+        ids.push(a.id.clone());
+        servers.put_alloc(a);
+    }
+    // Each completes, the servers record it, and the client keeps at most
+    // one finished allocation (the newest) on disk.
+    eventually(LONG, || {
+        let left: Vec<_> = ids
+            .iter()
+            .filter(|id| alloc_dir(dir.path(), id).exists())
+            .collect();
+        let all_done = ids.iter().all(|id| {
+            servers
+                .latest(id)
+                .is_some_and(|u| u.client_status == ClientStatus::Complete)
+        });
+        (all_done && left.len() == 1).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| {
+        let views: Vec<_> = client
+            .allocs()
+            .into_iter()
+            .map(|(id, v)| (id, v.done, v.update.client_status))
+            .collect();
+        let server: Vec<_> = ids.iter().map(|id| servers.latest(id).map(|u| u.client_status)).collect();
+        panic!("finished allocations beyond the limit are removed: client {views:?} servers {server:?}")
+    });
+    assert_eq!(client.allocs().len(), 1);
+    assert!(
+        alloc_dir(dir.path(), &ids[2]).exists(),
+        "the newest is kept"
+    );
+    client.shutdown().await;
+}

@@ -173,8 +173,8 @@ pub struct AllocContext {
     pub sink: Arc<UpdateSink>,
 }
 
-/// Why an allocation cannot run at all.
-fn unrunnable(alloc: &Allocation) -> Option<(Arc<Job>, TaskGroup)> {
+/// The allocation's job and group; `None` when it cannot run at all.
+fn job_and_group(alloc: &Allocation) -> Option<(Arc<Job>, TaskGroup)> {
     let job = alloc.job.clone()?;
     let group = job
         .task_groups
@@ -253,7 +253,7 @@ async fn run(
     cx.services.changed = Arc::new(Notify::new());
     let changed: Arc<Notify> = Arc::clone(&cx.services.changed);
     let mut slots: BTreeMap<String, Slot> = BTreeMap::new();
-    let Some((job, group)) = unrunnable(&alloc) else {
+    let Some((job, group)) = job_and_group(&alloc) else {
         // No job or no such group: nothing can run. Report it failed.
         let update = AllocUpdate {
             alloc_id: alloc.id.clone(),

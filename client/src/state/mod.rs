@@ -16,6 +16,14 @@ use crate::driver_host::TaskHandle;
 /// Why the local state could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The state directory could not be made.
+    #[error("state directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
     /// sled failed (I/O, corruption, or the database is open elsewhere).
     #[error("local state database: {0}")]
     Db(#[from] sled::Error),
@@ -101,6 +109,10 @@ fn task_key(alloc: &AllocId, task: &str) -> String {
 impl LocalState {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StateError> {
+        std::fs::create_dir_all(dir).map_err(|source| StateError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let db = sled::Config::new()
             .path(dir.join("state.db"))
             .cache_capacity(4 << 20)

@@ -130,7 +130,19 @@ impl ServerConn for InMemoryServers {
     fn update_allocs(&self, updates: Vec<AllocUpdate>) -> BoxFuture<'_, Result<(), ConnError>> {
         Box::pin(async move {
             *self.update_calls.lock().unwrap() += 1;
+            // Like the servers' state machine: the allocation takes the
+            // client's view.
+            {
+                let mut allocs = self.allocs.lock().unwrap();
+                for u in &updates {
+                    if let Some(a) = allocs.get_mut(&u.alloc_id) {
+                        a.client_status = u.client_status;
+                        a.task_states = u.task_states.clone();
+                    }
+                }
+            }
             self.updates.lock().unwrap().extend(updates);
+            self.bump();
             Ok(())
         })
     }
@@ -162,11 +174,18 @@ pub async fn start(
     servers: &Arc<InMemoryServers>,
     host: &DriverHost,
 ) -> (Client, watch::Sender<bool>) {
+    start_with(config(dir), servers, host).await
+}
+
+/// A client with `cfg` against `servers`, with its shutdown sender.
+pub async fn start_with(
+    cfg: ClientConfig,
+    servers: &Arc<InMemoryServers>,
+    host: &DriverHost,
+) -> (Client, watch::Sender<bool>) {
     let (tx, rx) = watch::channel(false);
     let conn: Arc<dyn ServerConn> = Arc::clone(servers) as Arc<dyn ServerConn>;
-    let c = Client::start(config(dir), conn, host.clone(), rx)
-        .await
-        .unwrap();
+    let c = Client::start(cfg, conn, host.clone(), rx).await.unwrap();
     (c, tx)
 }
 
