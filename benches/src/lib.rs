@@ -5,6 +5,7 @@
 
 #![deny(missing_docs)]
 
+pub mod client_idle;
 pub mod driver_start;
 pub mod http;
 pub mod packing;
@@ -19,6 +20,7 @@ pub const BENCHES: &[Bench] = &[
     ("packing", packing::run),
     ("driver-start", driver_start::run),
     ("http", http::run),
+    ("client-idle", client_idle::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.

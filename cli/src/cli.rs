@@ -37,6 +37,9 @@ pub enum Command {
     },
     /// Run a sched agent (server, client, or both with -dev).
     Agent(Box<sched_cli::agent::AgentArgs>),
+    /// Work with agent config files.
+    #[command(subcommand)]
+    Config(crate::commands::config::ConfigCommand),
     /// Work with allocations.
     Alloc(Later),
     /// Work with evaluations.

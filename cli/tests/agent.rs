@@ -2,7 +2,8 @@
 //! and messages out.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -22,26 +23,96 @@ fn agent(tmp: &Path, args: &[&str]) -> Output {
         .expect("sched runs")
 }
 
-/// A valid config gets as far as starting the server, which this build refuses honestly.
-fn assert_valid_but_not_started(out: &Output) {
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("the agent cannot start a server yet")
-            || stderr.contains("the agent cannot start a client yet"),
-        "{stderr}"
-    );
-    assert!(text(&out.stdout).contains("==> Starting sched agent..."));
+/// Runs `sched config validate ARGS`.
+fn validate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sched"))
+        .args(["config", "validate"])
+        .args(args)
+        .output()
+        .expect("sched runs")
+}
+
+fn assert_valid(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Configuration is valid!"));
+}
+
+/// A free loopback port (released before the agent binds it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Answers `GET path` on `port` with the response's body, if anything answers.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
 }
 
 #[test]
-fn dev_prints_its_configuration_and_removes_its_data_dir() {
+fn dev_serves_the_api_stops_on_sigterm_and_removes_its_data_dir() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let out = agent(tmp.path(), &["-dev"]);
-    assert_valid_but_not_started(&out);
-    let stdout = text(&out.stdout);
+    let (http, rpc) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sched"))
+        .args([
+            "agent",
+            "-dev",
+            "-http-port",
+            &http.to_string(),
+            "-rpc-port",
+            &rpc.to_string(),
+        ])
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sched runs");
+    // The agent has a leader once the API names one.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(body) = http_get(http, "/v1/status/leader")
+            && body.contains(&format!("127.0.0.1:{rpc}"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dev agent never elected itself"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("signal");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut stdout)
+        .expect("stdout");
+    assert!(stdout.contains("==> Starting sched agent..."), "{stdout}");
     assert!(
-        stdout.contains("Bind Addrs: HTTP: 127.0.0.1:4646; RPC: 127.0.0.1:4647"),
+        stdout.contains(&format!(
+            "Bind Addrs: HTTP: 127.0.0.1:{http}; RPC: 127.0.0.1:{rpc}"
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("Server: true") && stdout.contains("Client: true"));
@@ -54,40 +125,42 @@ fn dev_prints_its_configuration_and_removes_its_data_dir() {
         "{data_dir} is not under TMPDIR"
     );
     assert!(!Path::new(data_dir).exists(), "{data_dir} was left behind");
-    assert!(text(&out.stderr).contains("cannot start a server yet"));
+}
+
+#[test]
+fn a_taken_port_is_named_and_nothing_starts() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let out = agent(
+        tmp.path(),
+        &[
+            "-dev",
+            "-http-port",
+            &port.to_string(),
+            "-rpc-port",
+            &free_port().to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!("cannot listen for HTTP on 127.0.0.1:{port}")),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn example_configs_are_valid() {
-    let tmp = tempfile::tempdir().expect("temp dir");
     for name in ["server.hcl", "client.hcl"] {
         let path = here().join(name);
-        let out = agent(tmp.path(), &["-config", path.to_str().expect("utf-8")]);
-        assert_valid_but_not_started(&out);
-        assert!(
-            text(&out.stdout).contains(&format!("Loaded configuration from {}", path.display())),
-            "{}",
-            text(&out.stdout)
-        );
+        assert_valid(&validate(&[path.to_str().expect("utf-8")]));
     }
-    // Both, merged, with flags on top.
-    let out = agent(
-        tmp.path(),
-        &[
-            "-config",
-            here().join("server.hcl").to_str().expect("utf-8"),
-            "--config",
-            here().join("client.hcl").to_str().expect("utf-8"),
-            "-node",
-            "both",
-            "-http-port",
-            "5646",
-        ],
-    );
-    assert_valid_but_not_started(&out);
-    let stdout = text(&out.stdout);
-    assert!(stdout.contains("Node Name: both"), "{stdout}");
-    assert!(stdout.contains("HTTP: 0.0.0.0:5646"), "{stdout}");
+    // Both, merged.
+    assert_valid(&validate(&[
+        here().join("server.hcl").to_str().expect("utf-8"),
+        here().join("client.hcl").to_str().expect("utf-8"),
+    ]));
 }
 
 #[test]
@@ -101,11 +174,22 @@ fn the_documented_examples_are_valid() {
         let hcl = block.split("```").next().expect("a closed block");
         let path = tmp.path().join(format!("example-{i}.hcl"));
         std::fs::write(&path, hcl).expect("write");
-        let out = agent(tmp.path(), &["-config", path.to_str().expect("utf-8")]);
-        assert_valid_but_not_started(&out);
+        assert_valid(&validate(&[path.to_str().expect("utf-8")]));
         n += 1;
     }
     assert!(n >= 3, "only {n} examples");
+}
+
+#[test]
+fn config_validate_reports_errors_like_the_agent() {
+    let path = here().join("typo.hcl");
+    let out = validate(&[path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!("{}:5:3", path.display())),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! (in [`load`]) and creating the `-dev` data directory.
 
 mod build;
+mod client;
 pub mod config;
 mod file;
 mod flags;

@@ -35,7 +35,9 @@ pub enum AgentError {
     #[error("the client failed to start: {0}")]
     Client(String),
     /// A client-only agent has no servers to talk to.
-    #[error("a client needs servers: set client.servers or -servers, or run a server in this agent")]
+    #[error(
+        "a client needs servers: set client.servers or -servers, or run a server in this agent"
+    )]
     NoServers,
     /// The `-dev` temporary data directory could not be created.
     #[error("cannot create a temporary data directory: {0}")]
@@ -87,6 +89,54 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AgentError> {
     let (stop, stopped) = watch::channel(false);
+    let mut shutdown = Box::pin(shutdown);
+    let starting = start_parts(&config, stopped);
+    // A server waiting for its peers may wait long: a signal meanwhile ends
+    // the agent at once.
+    let (server, http_task, client, http_addr) = tokio::select! {
+        started = starting => started?,
+        _ = &mut shutdown => {
+            tracing::info!("agent stopped while starting");
+            return Ok(());
+        }
+    };
+    tracing::info!(http = %http_addr, "agent started");
+
+    shutdown.await;
+    tracing::info!("agent stopping");
+    let _ = stop.send(true);
+    if let Some(client) = client {
+        client.stop().await;
+    }
+    if let Some(t) = http_task {
+        let abort = t.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+    tracing::info!("agent stopped");
+    Ok(())
+}
+
+/// What a started agent runs.
+type Parts = (
+    Option<Server>,
+    Option<tokio::task::JoinHandle<()>>,
+    Option<super::client::RunningClient>,
+    SocketAddr,
+);
+
+/// Starts the agent's parts in order; `stopped` turning true stops them.
+async fn start_parts(
+    config: &AgentConfig,
+    stopped: watch::Receiver<bool>,
+) -> Result<Parts, AgentError> {
     // Stage 1: the listeners.
     let http_bind = config.http_bind();
     let http = bind("HTTP", http_bind).await?;
@@ -98,7 +148,7 @@ pub async fn run(
     };
     // Stage 2: the server, forming or joining its cluster.
     let server = match rpc {
-        Some(rpc) => Some(Server::start(server_config(&config), rpc, http_addr).await?),
+        Some(rpc) => Some(Server::start(server_config(config), rpc, http_addr).await?),
         None => None,
     };
     // Stage 3: the HTTP API, served by this agent's server.
@@ -107,7 +157,7 @@ pub async fn run(
         let backend = HttpBackend::new(
             server.handle(),
             config.client.enabled,
-            advertised_http(&config, http_addr),
+            advertised_http(config, http_addr),
         );
         let app = router(Arc::new(backend), HttpLimits::default());
         let mut done = stopped.clone();
@@ -126,33 +176,15 @@ pub async fn run(
     }
     // Stage 4: the client, talking to this agent's server or the listed ones.
     let client = if config.client.enabled {
-        let servers = client_servers(&config, server.as_ref().map(|s| s.rpc_addr()));
+        let servers = client_servers(config, server.as_ref().map(|s| s.rpc_addr()));
         if servers.is_empty() {
             return Err(AgentError::NoServers);
         }
-        Some(super::client::start(&config, servers, stopped.clone()).await?)
+        Some(super::client::start(config, servers, stopped.clone()).await?)
     } else {
         None
     };
-    tracing::info!(http = %http_addr, "agent started");
-
-    shutdown.await;
-    tracing::info!("agent stopping");
-    let _ = stop.send(true);
-    if let Some(client) = client {
-        client.stop().await;
-    }
-    if let Some(t) = http_task {
-        let abort = t.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(5), t).await.is_err() {
-            abort.abort();
-        }
-    }
-    if let Some(server) = server {
-        server.shutdown().await;
-    }
-    tracing::info!("agent stopped");
-    Ok(())
+    Ok((server, http_task, client, http_addr))
 }
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, AgentError> {
@@ -177,7 +209,10 @@ fn advertised_http(config: &AgentConfig, bound: SocketAddr) -> String {
 
 /// The server half's settings, from the agent's.
 fn server_config(config: &AgentConfig) -> ServerConfig {
-    let data_dir = config.data_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let data_dir = config
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
     let mut c = ServerConfig::new(data_dir);
     c.name = agent_name(config);
     c.region = config.region.clone();

@@ -618,41 +618,29 @@ fn unreadable_paths_are_refused() {
 }
 
 #[test]
-fn run_refuses_to_pretend_it_started_a_server() {
+fn run_names_the_listener_whose_port_is_taken() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("temp dir");
     let c = from_sources(
         &AgentArgs {
             dev: true,
+            data_dir: Some(dir.path().to_path_buf()),
+            http_port: Some(port.to_string()),
             ..args()
         },
         &[],
     )
     .expect("valid");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
     let e = runtime
         .block_on(run(c, std::future::pending()))
-        .expect_err("no server yet");
-    assert!(matches!(e, AgentError::ServerUnavailable));
-    assert!(
-        e.to_string()
-            .contains("the agent cannot start a server yet")
-    );
-
-    let client_only = from_sources(
-        &AgentArgs {
-            client: true,
-            data_dir: Some("/d".into()),
-            servers: vec!["10.0.0.1".into()],
-            ..args()
-        },
-        &[],
-    )
-    .expect("valid");
-    let e = runtime
-        .block_on(run(client_only, std::future::pending()))
-        .expect_err("no client yet");
-    assert!(matches!(e, AgentError::ClientUnavailable));
+        .expect_err("the port is taken");
+    assert!(matches!(e, AgentError::Bind { what: "HTTP", .. }), "{e:?}");
+    assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! One module per command family; [`run`] dispatches the parsed command line.
 
 mod agent;
+pub mod config;
 mod fmt;
 mod job;
 pub mod operator;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Agent(args) => agent::run(&args),
+        Command::Config(cmd) => config::run(&cmd),
         Command::Alloc(_) => later("alloc"),
         Command::Eval(_) => later("eval"),
         Command::Node(_) => later("node"),
