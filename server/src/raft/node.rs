@@ -484,7 +484,9 @@ impl Node {
                 }
             }
             self.issue_deferred_reads();
-            if let Err(e) = self.on_ready() {
+            // A snapshot may be asked for without a Ready to process (a
+            // follower needing a newer one), so this runs on every turn.
+            if let Err(e) = self.on_ready().and_then(|()| self.maybe_snapshot()) {
                 tracing::error!(raft_id = id, error = %e, "raft node failed; stopping");
                 break;
             }
@@ -730,7 +732,7 @@ impl Node {
         self.apply(committed)?;
         self.raw.advance_apply_to(self.applied);
         self.answer_reads();
-        self.maybe_snapshot()
+        Ok(())
     }
 
     fn install_snapshot(&mut self, snap: Snapshot) -> Result<(), RaftError> {
