@@ -388,6 +388,7 @@ pub fn spawn(
         snapshots_in_flight: HashMap::new(),
         applied,
         last_snapshot,
+        compact_to: 0,
         status_tx,
         last_contact: None,
         leader_id: INVALID_ID,
@@ -400,6 +401,9 @@ pub fn spawn(
 /// Identifies a request of this node's current life in an entry's context
 /// or a read's context: node ID, boot nonce, sequence number.
 const KEY_LEN: usize = 24;
+
+/// Log entries removed per turn of the loop.
+const COMPACT_SLICE: u64 = 256;
 
 struct Node {
     config: RaftConfig,
@@ -419,6 +423,8 @@ struct Node {
     snapshots_in_flight: HashMap<u64, Instant>,
     applied: u64,
     last_snapshot: u64,
+    /// The log is compacted up to here, a slice per turn.
+    compact_to: u64,
     status_tx: watch::Sender<RaftStatus>,
     last_contact: Option<Instant>,
     leader_id: u64,
@@ -486,7 +492,11 @@ impl Node {
             self.issue_deferred_reads();
             // A snapshot may be asked for without a Ready to process (a
             // follower needing a newer one), so this runs on every turn.
-            if let Err(e) = self.on_ready().and_then(|()| self.maybe_snapshot()) {
+            let turn = self
+                .on_ready()
+                .and_then(|()| self.maybe_snapshot())
+                .and_then(|()| self.compact_some());
+            if let Err(e) = turn {
                 tracing::error!(raft_id = id, error = %e, "raft node failed; stopping");
                 break;
             }
@@ -867,17 +877,27 @@ impl Node {
         let conf = self.raw.store().conf_state().clone();
         let store = self.raw.mut_store();
         store.create_snapshot(index, conf, data)?;
-        let keep_from = (index + 1).saturating_sub(self.config.keep_after_snapshot);
-        store.compact(keep_from)?;
         store.flush()?;
+        self.compact_to = (index + 1).saturating_sub(self.config.keep_after_snapshot);
         self.last_snapshot = index;
         tracing::info!(
             raft_id = self.config.id,
             index,
-            compacted_to = keep_from,
+            compact_to = self.compact_to,
             "snapshot taken"
         );
         Ok(())
+    }
+
+    /// Removes log entries behind the last snapshot a slice per turn, so a
+    /// large compaction does not stall the proposals waiting behind it.
+    fn compact_some(&mut self) -> Result<(), RaftError> {
+        let first = self.raw.store().first_index()?;
+        if self.compact_to <= first {
+            return Ok(());
+        }
+        let to = self.compact_to.min(first + COMPACT_SLICE);
+        self.raw.mut_store().compact(to)
     }
 
     fn publish_status(&mut self) {

@@ -262,12 +262,15 @@ impl SledStorage {
             ));
         }
         let term = self.term_of(index - 1)?;
+        // The marker first: should only it survive a crash, the entries left
+        // behind it are unreachable and the next compaction removes them.
+        self.set_truncated(index - 1, term)?;
         let mut batch = sled::Batch::default();
         for item in self.log.range(..index.to_be_bytes()).keys() {
             batch.remove(item?);
         }
         self.log.apply_batch(batch)?;
-        self.set_truncated(index - 1, term)
+        Ok(())
     }
 
     /// Stores a snapshot of the state machine taken at `index` (which must be
