@@ -10,6 +10,7 @@ pub mod driver_start;
 pub mod http;
 pub mod packing;
 pub mod parse;
+pub mod raft;
 
 /// A benchmark: its name and the function that runs it and prints its figures.
 pub type Bench = (&'static str, fn() -> anyhow::Result<()>);
@@ -21,6 +22,7 @@ pub const BENCHES: &[Bench] = &[
     ("driver-start", driver_start::run),
     ("http", http::run),
     ("client-idle", client_idle::run),
+    ("raft", raft::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.

@@ -144,3 +144,45 @@ impl Transport for MemoryTransport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_split_the_network_and_heal_joins_it() {
+        let mut net = Net::default();
+        assert!(net.connected(1, 2));
+        net.groups = Some(vec![[1].into(), [2, 3].into()]);
+        assert!(!net.connected(1, 2));
+        assert!(net.connected(2, 3));
+        net.groups = None;
+        assert!(net.connected(1, 3));
+    }
+
+    #[test]
+    fn peers_learned_and_forgotten_per_node() {
+        let network = MemoryNetwork::new();
+        let t1 = network.transport(1);
+        t1.add_peer(2, "mem://2");
+        t1.add_peer(3, "mem://3");
+        t1.remove_peer(2);
+        assert_eq!(
+            network.peers_of(1).into_iter().collect::<Vec<_>>(),
+            vec![(3, "mem://3".to_string())]
+        );
+        assert!(network.peers_of(2).is_empty());
+    }
+
+    #[test]
+    fn messages_to_a_detached_node_are_dropped() {
+        let network = MemoryNetwork::new();
+        let msg = Message {
+            to: 2,
+            from: 1,
+            ..Message::default()
+        };
+        network.transport(1).send(vec![msg]);
+        assert_eq!(network.counts(), (0, 1));
+    }
+}

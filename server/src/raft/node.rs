@@ -233,9 +233,9 @@ impl RaftHandle {
 
     /// Hands the node a message from a peer, waiting for room in its mailbox.
     pub async fn step(&self, msg: Message) -> Result<(), RaftError> {
-        self.tx
-            .send(Request::Step(Box::new(msg)))
+        tokio::time::timeout(self.timeout, self.tx.send(Request::Step(Box::new(msg))))
             .await
+            .map_err(|_| RaftError::Timeout)?
             .map_err(|_| RaftError::Stopped)
     }
 
@@ -304,10 +304,15 @@ impl RaftHandle {
     /// node has already stopped.
     pub async fn shutdown(&self) {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Request::Shutdown { reply }).await.is_ok() {
-            // The task answers after its final flush; an error means it
-            // ended anyway.
-            let _ = tokio::time::timeout(self.timeout, rx).await;
+        let stop = async {
+            if self.tx.send(Request::Shutdown { reply }).await.is_ok() {
+                // The task answers after its final flush; an error means it
+                // ended anyway.
+                let _ = rx.await;
+            }
+        };
+        if tokio::time::timeout(self.timeout, stop).await.is_err() {
+            tracing::warn!(raft_id = self.id, "raft node did not stop in time");
         }
     }
 }
@@ -383,6 +388,7 @@ pub fn spawn(
         snapshots_in_flight: HashMap::new(),
         applied,
         last_snapshot,
+        compact_to: 0,
         status_tx,
         last_contact: None,
         leader_id: INVALID_ID,
@@ -395,6 +401,9 @@ pub fn spawn(
 /// Identifies a request of this node's current life in an entry's context
 /// or a read's context: node ID, boot nonce, sequence number.
 const KEY_LEN: usize = 24;
+
+/// Log entries removed per turn of the loop.
+const COMPACT_SLICE: u64 = 256;
 
 struct Node {
     config: RaftConfig,
@@ -414,6 +423,8 @@ struct Node {
     snapshots_in_flight: HashMap<u64, Instant>,
     applied: u64,
     last_snapshot: u64,
+    /// The log is compacted up to here, a slice per turn.
+    compact_to: u64,
     status_tx: watch::Sender<RaftStatus>,
     last_contact: Option<Instant>,
     leader_id: u64,
@@ -479,7 +490,13 @@ impl Node {
                 }
             }
             self.issue_deferred_reads();
-            if let Err(e) = self.on_ready() {
+            // A snapshot may be asked for without a Ready to process (a
+            // follower needing a newer one), so this runs on every turn.
+            let turn = self
+                .on_ready()
+                .and_then(|()| self.maybe_snapshot())
+                .and_then(|()| self.compact_some());
+            if let Err(e) = turn {
                 tracing::error!(raft_id = id, error = %e, "raft node failed; stopping");
                 break;
             }
@@ -725,7 +742,7 @@ impl Node {
         self.apply(committed)?;
         self.raw.advance_apply_to(self.applied);
         self.answer_reads();
-        self.maybe_snapshot()
+        Ok(())
     }
 
     fn install_snapshot(&mut self, snap: Snapshot) -> Result<(), RaftError> {
@@ -756,14 +773,20 @@ impl Node {
             }
             match e.entry_type {
                 EntryType::EntryNormal => {
-                    // A new leader's empty entry carries no command.
-                    if !e.data.is_empty() {
-                        let resp = self.sm.apply(e.index, &e.data);
-                        if let Some(seq) = self.own_seq(&e.context)
-                            && let Some(reply) = self.proposals.remove(&seq)
-                        {
-                            let _ = reply.send(Ok(resp));
+                    // A new leader's empty entry carries no command, and
+                    // neither does an empty proposal: both change nothing.
+                    let resp = if e.data.is_empty() {
+                        CommandResponse {
+                            index: e.index,
+                            ..CommandResponse::default()
                         }
+                    } else {
+                        self.sm.apply(e.index, &e.data)
+                    };
+                    if let Some(seq) = self.own_seq(&e.context)
+                        && let Some(reply) = self.proposals.remove(&seq)
+                    {
+                        let _ = reply.send(Ok(resp));
                     }
                 }
                 EntryType::EntryConfChange => {
@@ -854,17 +877,27 @@ impl Node {
         let conf = self.raw.store().conf_state().clone();
         let store = self.raw.mut_store();
         store.create_snapshot(index, conf, data)?;
-        let keep_from = (index + 1).saturating_sub(self.config.keep_after_snapshot);
-        store.compact(keep_from)?;
         store.flush()?;
+        self.compact_to = (index + 1).saturating_sub(self.config.keep_after_snapshot);
         self.last_snapshot = index;
         tracing::info!(
             raft_id = self.config.id,
             index,
-            compacted_to = keep_from,
+            compact_to = self.compact_to,
             "snapshot taken"
         );
         Ok(())
+    }
+
+    /// Removes log entries behind the last snapshot a slice per turn, so a
+    /// large compaction does not stall the proposals waiting behind it.
+    fn compact_some(&mut self) -> Result<(), RaftError> {
+        let first = self.raw.store().first_index()?;
+        if self.compact_to <= first {
+            return Ok(());
+        }
+        let to = self.compact_to.min(first + COMPACT_SLICE);
+        self.raw.mut_store().compact(to)
     }
 
     fn publish_status(&mut self) {
@@ -891,5 +924,162 @@ impl Node {
             *cur = status;
             changed
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::raft::memory::MemoryNetwork;
+
+    /// Remembers what it applied at which index, in memory shared with the
+    /// test (standing in for a durable state across a restart).
+    #[derive(Clone, Default)]
+    struct Recorder {
+        log: Arc<Mutex<BTreeMap<u64, Vec<u8>>>>,
+        applies: Arc<Mutex<u64>>,
+    }
+
+    impl StateMachine for Recorder {
+        fn apply(&mut self, index: u64, data: &[u8]) -> CommandResponse {
+            self.log
+                .lock()
+                .expect("test lock")
+                .insert(index, data.to_vec());
+            *self.applies.lock().expect("test lock") += 1;
+            CommandResponse {
+                index,
+                ..CommandResponse::default()
+            }
+        }
+        fn applied_index(&self) -> u64 {
+            self.log
+                .lock()
+                .expect("test lock")
+                .keys()
+                .last()
+                .copied()
+                .unwrap_or(0)
+        }
+        fn snapshot(&self) -> Vec<u8> {
+            Vec::new()
+        }
+        fn restore(&mut self, _index: u64, _data: &[u8]) -> Result<(), String> {
+            Err("the recorder keeps its whole history".into())
+        }
+    }
+
+    fn fast(id: u64) -> RaftConfig {
+        RaftConfig {
+            tick: Duration::from_millis(10),
+            request_timeout: Duration::from_secs(5),
+            ..RaftConfig::new(id)
+        }
+    }
+
+    async fn single(dir: &std::path::Path, sm: Recorder) -> (RaftHandle, MemoryNetwork) {
+        let db = sled::open(dir).expect("open sled");
+        let mut storage = SledStorage::open(&db).expect("storage");
+        if !storage.is_initialized() {
+            storage.initialize(&[1]).expect("init");
+        }
+        let net = MemoryNetwork::new();
+        let h = spawn(fast(1), storage, Box::new(sm), net.transport(1)).expect("spawn");
+        net.attach(1, h.clone());
+        h.campaign().await.expect("campaign");
+        let mut st = h.watch_status();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            st.wait_for(|s| s.role == Role::Leader),
+        )
+        .await
+        .expect("leader in time")
+        .expect("node running");
+        (h, net)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_proposals_are_answered_by_their_own_entry() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sm = Recorder::default();
+        let (h, _net) = single(dir.path(), sm.clone()).await;
+        let tasks: Vec<_> = (0..50u32)
+            .map(|i| {
+                let h = h.clone();
+                tokio::spawn(async move {
+                    let data = format!("p{i}").into_bytes();
+                    (data.clone(), h.propose(data).await)
+                })
+            })
+            .collect();
+        for t in tasks {
+            let (data, resp) = t.await.expect("task");
+            let resp = resp.expect("committed");
+            // The answer names the entry holding this very proposal.
+            assert_eq!(sm.log.lock().expect("lock").get(&resp.index), Some(&data));
+        }
+        let index = h.read_index().await.expect("read index");
+        assert!(index >= 51, "50 proposals and the leader's empty entry");
+        h.shutdown().await;
+        assert!(matches!(
+            h.propose(b"late".to_vec()).await,
+            Err(RaftError::Stopped)
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restart_resumes_after_the_applied_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sm = Recorder::default();
+        let (h, _net) = single(dir.path(), sm.clone()).await;
+        for i in 0..10u8 {
+            h.propose(vec![i]).await.expect("committed");
+        }
+        h.shutdown().await;
+        let before = *sm.applies.lock().expect("lock");
+        assert_eq!(before, 10);
+
+        let (h, _net) = single(dir.path(), sm.clone()).await;
+        let resp = h.propose(b"after".to_vec()).await.expect("committed");
+        assert_eq!(
+            *sm.applies.lock().expect("lock"),
+            11,
+            "nothing applied twice"
+        );
+        assert!(resp.index > 10);
+        h.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_node_without_a_leader_refuses_writes_and_reads() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = sled::open(dir.path()).expect("open sled");
+        let mut storage = SledStorage::open(&db).expect("storage");
+        storage.initialize(&[1, 2, 3]).expect("init");
+        let net = MemoryNetwork::new();
+        let h = spawn(
+            fast(1),
+            storage,
+            Box::new(Recorder::default()),
+            net.transport(1),
+        )
+        .expect("spawn");
+        net.attach(1, h.clone());
+        assert!(matches!(
+            h.propose(b"x".to_vec()).await,
+            Err(RaftError::NotLeader { leader: None })
+        ));
+        assert!(matches!(
+            h.read_index().await,
+            Err(RaftError::NotLeader { leader: None })
+        ));
+        assert!(matches!(
+            h.add_voter(4, "mem://4".into()).await,
+            Err(RaftError::NotLeader { leader: None })
+        ));
+        h.shutdown().await;
     }
 }

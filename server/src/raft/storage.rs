@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use protobuf::Message as _;
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot};
 use raft::{GetEntriesContext, RaftState, Storage, StorageError};
+use sled::Transactional;
 
 use super::error::RaftError;
 
@@ -73,6 +74,13 @@ fn encode_entry(e: &Entry) -> Result<Vec<u8>, RaftError> {
     e.write_to_vec(&mut out)
         .map_err(|e| corrupt("encoding entry", e))?;
     Ok(out)
+}
+
+fn truncated_bytes(index: u64, term: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16);
+    v.extend_from_slice(&index.to_be_bytes());
+    v.extend_from_slice(&term.to_be_bytes());
+    v
 }
 
 fn encode<M: protobuf::Message>(m: &M) -> Result<Vec<u8>, RaftError> {
@@ -223,27 +231,46 @@ impl SledStorage {
                 StorageError::SnapshotOutOfDate,
             )));
         }
-        let mut batch = sled::Batch::default();
-        for item in self.log.iter().keys() {
-            batch.remove(item?);
-        }
-        self.log.apply_batch(batch)?;
-        self.meta.insert(SNAPSHOT_KEY, encode(&snapshot)?)?;
-        self.set_truncated(index, term)?;
-        self.last_index = index;
-        self.snapshot_at = (index, term);
-        self.set_conf_state(meta.get_conf_state().clone())?;
+        let keys: Vec<sled::IVec> = self.log.iter().keys().collect::<Result<_, _>>()?;
         let mut hs = self.hard_state.clone();
         hs.term = hs.term.max(term);
         hs.commit = hs.commit.max(index);
-        self.set_hard_state(hs)
+        let (snap_bytes, conf_bytes, hs_bytes) = (
+            encode(&snapshot)?,
+            encode(meta.get_conf_state())?,
+            encode(&hs)?,
+        );
+        let truncated = truncated_bytes(index, term);
+        // One transaction: a crash must leave either the old log or the
+        // snapshot, never a log without entries its commit index points at.
+        (&self.log, &self.meta)
+            .transaction(|(log, m)| {
+                for k in &keys {
+                    log.remove(k)?;
+                }
+                m.insert(SNAPSHOT_KEY, snap_bytes.as_slice())?;
+                m.insert(TRUNCATED_KEY, truncated.as_slice())?;
+                m.insert(CONF_STATE_KEY, conf_bytes.as_slice())?;
+                m.insert(HARD_STATE_KEY, hs_bytes.as_slice())?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(e) => RaftError::Storage(e),
+                sled::transaction::TransactionError::Abort(()) => {
+                    corrupt("installing snapshot", "transaction aborted")
+                }
+            })?;
+        self.truncated = (index, term);
+        self.last_index = index;
+        self.snapshot_at = (index, term);
+        self.conf_state = meta.get_conf_state().clone();
+        self.hard_state = hs;
+        Ok(())
     }
 
     fn set_truncated(&mut self, index: u64, term: u64) -> Result<(), RaftError> {
-        let mut v = Vec::with_capacity(16);
-        v.extend_from_slice(&index.to_be_bytes());
-        v.extend_from_slice(&term.to_be_bytes());
-        self.meta.insert(TRUNCATED_KEY, v)?;
+        self.meta
+            .insert(TRUNCATED_KEY, truncated_bytes(index, term))?;
         self.truncated = (index, term);
         Ok(())
     }
@@ -262,12 +289,15 @@ impl SledStorage {
             ));
         }
         let term = self.term_of(index - 1)?;
+        // The marker first: should only it survive a crash, the entries left
+        // behind it are unreachable and the next compaction removes them.
+        self.set_truncated(index - 1, term)?;
         let mut batch = sled::Batch::default();
         for item in self.log.range(..index.to_be_bytes()).keys() {
             batch.remove(item?);
         }
         self.log.apply_batch(batch)?;
-        self.set_truncated(index - 1, term)
+        Ok(())
     }
 
     /// Stores a snapshot of the state machine taken at `index` (which must be
