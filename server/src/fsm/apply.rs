@@ -474,7 +474,14 @@ fn register_job(
         }
         None => {
             job.create_index = Some(txn.index);
-            0
+            // A job purged and registered again starts past the versions
+            // its old allocations still run, so one (namespace, job,
+            // version) never names two different jobs.
+            txn.state
+                .alloc_jobs
+                .range((key.0.clone(), key.1.clone(), 0)..=(key.0.clone(), key.1.clone(), u64::MAX))
+                .next_back()
+                .map_or(0, |((_, _, v), _)| v + 1)
         }
     };
     job.version = Some(version);
@@ -666,6 +673,7 @@ fn upsert_plan_alloc(
         ds.modify_index = txn.index;
     }
     account_deployment(txn, old.as_deref(), &a, out);
+    crate::state::compact_alloc(&mut a);
     jobs.insert((a.namespace.clone(), a.job_id.clone()));
     let a = Arc::new(a);
     txn.put_alloc(a.clone());
@@ -700,6 +708,7 @@ fn client_update(
     a.modify_index = txn.index;
     a.modify_time = now;
     account_deployment(txn, Some(&old), &a, out);
+    crate::state::compact_alloc(&mut a);
     jobs.insert((a.namespace.clone(), a.job_id.clone()));
     let a = Arc::new(a);
     txn.put_alloc(a.clone());
