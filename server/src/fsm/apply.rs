@@ -247,9 +247,7 @@ pub(crate) fn apply(txn: &mut Txn, cmd: Command) -> Result<Applied, ApplyError> 
         } => {
             let mut unknown = Vec::new();
             for u in updates {
-                if !client_update(txn, u, now, &mut out, &mut jobs_touched, &mut unknown) {
-                    continue;
-                }
+                client_update(txn, u, now, &mut out, &mut jobs_touched, &mut unknown);
             }
             upsert_evals(txn, evals, &mut out, &mut jobs_touched);
             if !unknown.is_empty() {
@@ -680,7 +678,7 @@ fn upsert_plan_alloc(
     out.events.push(StateEventKind::Alloc(a));
 }
 
-/// Applies one client report; `false` (and the ID in `unknown`) when the
+/// Applies one client report, or adds its ID to `unknown` when the
 /// allocation does not exist.
 fn client_update(
     txn: &mut Txn,
@@ -689,10 +687,10 @@ fn client_update(
     out: &mut Applied,
     jobs: &mut BTreeSet<NsKey>,
     unknown: &mut Vec<String>,
-) -> bool {
+) {
     let Some(old) = txn.state.allocs.get(&u.alloc_id).cloned() else {
         unknown.push(u.alloc_id.to_string());
-        return false;
+        return;
     };
     let mut a = (*old).clone();
     a.client_status = u.client_status;
@@ -713,7 +711,6 @@ fn client_update(
     let a = Arc::new(a);
     txn.put_alloc(a.clone());
     out.events.push(StateEventKind::Alloc(a));
-    true
 }
 
 /// Keeps a deployment's placed, healthy and unhealthy counts in step with
