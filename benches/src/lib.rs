@@ -11,6 +11,7 @@ pub mod http;
 pub mod packing;
 pub mod parse;
 pub mod raft;
+pub mod state_memory;
 
 /// A benchmark: its name and the function that runs it and prints its figures.
 pub type Bench = (&'static str, fn() -> anyhow::Result<()>);
@@ -23,6 +24,7 @@ pub const BENCHES: &[Bench] = &[
     ("http", http::run),
     ("client-idle", client_idle::run),
     ("raft", raft::run),
+    ("state-memory", state_memory::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.

@@ -247,9 +247,7 @@ pub(crate) fn apply(txn: &mut Txn, cmd: Command) -> Result<Applied, ApplyError> 
         } => {
             let mut unknown = Vec::new();
             for u in updates {
-                if !client_update(txn, u, now, &mut out, &mut jobs_touched, &mut unknown) {
-                    continue;
-                }
+                client_update(txn, u, now, &mut out, &mut jobs_touched, &mut unknown);
             }
             upsert_evals(txn, evals, &mut out, &mut jobs_touched);
             if !unknown.is_empty() {
@@ -474,7 +472,14 @@ fn register_job(
         }
         None => {
             job.create_index = Some(txn.index);
-            0
+            // A job purged and registered again starts past the versions
+            // its old allocations still run, so one (namespace, job,
+            // version) never names two different jobs.
+            txn.state
+                .alloc_jobs
+                .range((key.0.clone(), key.1.clone(), 0)..=(key.0.clone(), key.1.clone(), u64::MAX))
+                .next_back()
+                .map_or(0, |((_, _, v), _)| v + 1)
         }
     };
     job.version = Some(version);
@@ -666,13 +671,14 @@ fn upsert_plan_alloc(
         ds.modify_index = txn.index;
     }
     account_deployment(txn, old.as_deref(), &a, out);
+    crate::state::compact_alloc(&mut a);
     jobs.insert((a.namespace.clone(), a.job_id.clone()));
     let a = Arc::new(a);
     txn.put_alloc(a.clone());
     out.events.push(StateEventKind::Alloc(a));
 }
 
-/// Applies one client report; `false` (and the ID in `unknown`) when the
+/// Applies one client report, or adds its ID to `unknown` when the
 /// allocation does not exist.
 fn client_update(
     txn: &mut Txn,
@@ -681,10 +687,10 @@ fn client_update(
     out: &mut Applied,
     jobs: &mut BTreeSet<NsKey>,
     unknown: &mut Vec<String>,
-) -> bool {
+) {
     let Some(old) = txn.state.allocs.get(&u.alloc_id).cloned() else {
         unknown.push(u.alloc_id.to_string());
-        return false;
+        return;
     };
     let mut a = (*old).clone();
     a.client_status = u.client_status;
@@ -700,11 +706,11 @@ fn client_update(
     a.modify_index = txn.index;
     a.modify_time = now;
     account_deployment(txn, Some(&old), &a, out);
+    crate::state::compact_alloc(&mut a);
     jobs.insert((a.namespace.clone(), a.job_id.clone()));
     let a = Arc::new(a);
     txn.put_alloc(a.clone());
     out.events.push(StateEventKind::Alloc(a));
-    true
 }
 
 /// Keeps a deployment's placed, healthy and unhealthy counts in step with

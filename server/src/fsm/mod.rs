@@ -157,7 +157,12 @@ impl Fsm {
             });
         }
         let state = decoded.into_state()?;
-        self.store.replace_all(&state)?;
+        if let Err(e) = self.store.replace_all(&state) {
+            // The db now holds part of the snapshot behind its marker: stop
+            // writing so the next open reports it instead of mixing in more.
+            self.persist_failed = true;
+            return Err(e);
+        }
         self.state = state;
         self.durable_index = index;
         self.persist_failed = false;

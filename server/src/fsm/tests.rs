@@ -704,3 +704,26 @@ fn garbage_advances_only_the_index_and_replays_are_refused() {
         "an index at or below the state is refused"
     );
 }
+
+#[test]
+fn a_purged_job_registered_again_does_not_share_its_old_allocations_version() {
+    let mut h = Harness::new();
+    let n = node(1);
+    let old = mock::service_job("web", 1, 100, 128);
+    h.ok(register(old.clone(), None));
+    h.ok(place(&old, vec![alloc(10, &old, &n)]));
+    h.ok(Command::JobDeregister {
+        namespace: "default".into(),
+        job_id: "web".into(),
+        purge: true,
+        eval: None,
+        now: 0,
+    });
+    let mut new = mock::service_job("web", 1, 500, 512);
+    new.priority = Some(90);
+    let r = h.ok(register(new, None));
+    assert_eq!(r.job_version, Some(1));
+    let kept = h.s().alloc(&AllocId::from_u128(10)).expect("old alloc");
+    assert_eq!(kept.job.as_ref().and_then(|j| j.version), Some(0));
+    assert_eq!(kept.job.as_ref().and_then(|j| j.priority), None);
+}

@@ -18,7 +18,7 @@ pub use error::StateError;
 pub use reader::{StateEvent, StateEventKind, StatePublisher, StateReader, channel};
 pub use store::clear;
 
-pub(crate) use records::{DEFAULT_NAMESPACE, SnapshotData, job_key};
+pub(crate) use records::{DEFAULT_NAMESPACE, SnapshotData, compact_alloc, job_key};
 pub(crate) use store::Store;
 pub(crate) use txn::Txn;
 

@@ -34,6 +34,25 @@ pub(crate) fn version_key(job: &Job) -> VersionKey {
     (ns, id, job.version.unwrap_or(0))
 }
 
+/// Drops the spare capacity decoding leaves in an allocation's vectors
+/// (serde grows them by doubling): allocations are the bulk of the state,
+/// and each lives until it is garbage-collected.
+pub(crate) fn compact_alloc(a: &mut Allocation) {
+    for ts in a.task_states.values_mut() {
+        ts.events.shrink_to_fit();
+    }
+    for t in a.allocated_resources.tasks.values_mut() {
+        t.networks.shrink_to_fit();
+        t.cpu.reserved_cores.shrink_to_fit();
+    }
+    let shared = &mut a.allocated_resources.shared;
+    shared.ports.shrink_to_fit();
+    shared.networks.shrink_to_fit();
+    if let Some(r) = a.reschedule_tracker.as_mut() {
+        r.events.shrink_to_fit();
+    }
+}
+
 /// An allocation as stored: without its job (which would repeat the whole
 /// job in every record), naming the version it runs instead.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +192,7 @@ impl SnapshotData {
         }
         for r in self.allocs {
             let mut a = r.alloc;
+            compact_alloc(&mut a);
             if let Some(version) = r.job_version {
                 let key = (a.namespace.clone(), a.job_id.clone(), version);
                 let job =

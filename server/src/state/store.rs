@@ -55,10 +55,13 @@ pub(crate) struct Store {
     meta: sled::Tree,
 }
 
+/// A record's key: JSON of its tuple of strings and integers, which keeps
+/// keys unambiguous whatever characters IDs hold.
+///
+/// # Panics
+/// Never: strings and integers always encode as JSON.
 fn key_bytes<K: serde::Serialize + ?Sized>(key: &K) -> Vec<u8> {
-    // Keys are tuples of strings and integers: JSON keeps them unambiguous
-    // whatever characters IDs hold.
-    serde_json::to_vec(key).unwrap_or_default()
+    serde_json::to_vec(key).expect("string and integer keys always encode")
 }
 
 fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StateError> {
