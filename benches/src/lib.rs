@@ -8,6 +8,7 @@
 pub mod driver_start;
 pub mod packing;
 pub mod parse;
+pub mod rpc;
 
 /// A benchmark: its name and the function that runs it and prints its figures.
 pub type Bench = (&'static str, fn() -> anyhow::Result<()>);
@@ -17,6 +18,7 @@ pub const BENCHES: &[Bench] = &[
     ("parse", parse::run),
     ("packing", packing::run),
     ("driver-start", driver_start::run),
+    ("rpc", rpc::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.

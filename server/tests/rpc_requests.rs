@@ -222,3 +222,19 @@ fn garbage_gets_an_error_status_and_the_server_keeps_serving() {
         server.stop().await;
     });
 }
+
+#[test]
+fn one_client_reuses_its_connection_for_many_requests() {
+    run(async {
+        let leader = TestServer::start(Recorder::new(1, Some(1)), ServeConfig::default()).await;
+        let client = PeerClient::new(ClientConfig::default());
+        for i in 1..=300u64 {
+            let resp = client
+                .forward(&leader.addr, &Command::Noop)
+                .await
+                .expect("forward");
+            assert_eq!(resp.index, i);
+        }
+        leader.stop().await;
+    });
+}
