@@ -8,6 +8,7 @@
 pub mod driver_start;
 pub mod packing;
 pub mod parse;
+pub mod raft_grpc;
 pub mod rpc;
 
 /// A benchmark: its name and the function that runs it and prints its figures.
@@ -19,6 +20,7 @@ pub const BENCHES: &[Bench] = &[
     ("packing", packing::run),
     ("driver-start", driver_start::run),
     ("rpc", rpc::run),
+    ("raft-grpc", raft_grpc::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.
