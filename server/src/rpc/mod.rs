@@ -14,12 +14,10 @@
 
 mod client;
 mod error;
+mod replies;
 mod service;
 mod snapshot;
 mod transport;
-mod types;
-
-use std::sync::Arc;
 
 use raft::eraftpb::Message;
 
@@ -27,10 +25,10 @@ use crate::fsm::{Command, CommandResponse, ServerEntry};
 
 pub use client::{ClientConfig, PeerClient};
 pub use error::{HandlerError, RpcError, ServeError};
+pub use replies::{JoinReply, PeerStatus};
 pub use service::{ServeConfig, serve, serve_with};
 pub use snapshot::{SnapshotError, SnapshotReassembler};
 pub use transport::{GrpcTransport, SnapshotOutcome, SnapshotReporter, TransportConfig};
-pub use types::{JoinReply, PeerStatus};
 
 /// The code generated from `proto/sched.proto`: the wire messages and the raw
 /// client and server of the `Peer` service. Public so other components (and
@@ -61,6 +59,3 @@ pub trait PeerHandler: Send + Sync + 'static {
     /// Who this server is and which leader it knows of.
     async fn status(&self) -> Result<PeerStatus, HandlerError>;
 }
-
-/// A handler shared by every connection of one listener.
-pub type SharedHandler = Arc<dyn PeerHandler>;
