@@ -293,6 +293,23 @@ fn three_servers_over_grpc_elect_a_leader_and_commit_writes() {
         for i in 20..30 {
             forward(&client, &servers, follower, &variable(i, 16)).await;
         }
+        // What the state machine refuses comes back through the forward.
+        let leader_addr = servers[(leader - 1) as usize].entry.rpc_addr.clone();
+        let conflict = Command::VariableUpsert {
+            variable: Variable {
+                namespace: "default".into(),
+                path: "app/0".into(),
+                ..Variable::default()
+            },
+            cas: Some(999_999),
+            now: 2,
+        };
+        let resp = client
+            .forward(&leader_addr, &conflict)
+            .await
+            .expect("forward to the leader");
+        assert!(resp.index > 0);
+        assert!(resp.error.is_some(), "a stale compare-and-set is refused");
         for server in &servers {
             eventually("every server to apply every write", || {
                 holds(&server.reader, 30)

@@ -70,6 +70,18 @@ fn join_and_status_round_trip() {
         );
         assert_eq!(client.discover_raft_id(&member.addr).await.expect("id"), 1);
 
+        // Asking several at once keeps each answer with its address.
+        let down = free_addr().await;
+        let answers = client.statuses(&[member.addr.clone(), down.clone()]).await;
+        assert_eq!(answers.len(), 2);
+        assert_eq!(answers[0].0, member.addr);
+        assert_eq!(
+            answers[0].1.as_ref().map(|s| s.server.raft_id).ok(),
+            Some(1)
+        );
+        assert_eq!(answers[1].0, down);
+        assert!(matches!(answers[1].1, Err(RpcError::Connect { .. })));
+
         let newcomer = entry(7, "127.0.0.1:7777");
         let reply = client
             .join(&member.addr, newcomer.clone())
