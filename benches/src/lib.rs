@@ -12,6 +12,8 @@ pub mod packing;
 pub mod parse;
 pub mod raft;
 pub mod state_memory;
+pub mod raft_grpc;
+pub mod rpc;
 
 /// A benchmark: its name and the function that runs it and prints its figures.
 pub type Bench = (&'static str, fn() -> anyhow::Result<()>);
@@ -25,6 +27,8 @@ pub const BENCHES: &[Bench] = &[
     ("client-idle", client_idle::run),
     ("raft", raft::run),
     ("state-memory", state_memory::run),
+    ("rpc", rpc::run),
+    ("raft-grpc", raft_grpc::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.

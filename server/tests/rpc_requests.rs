@@ -70,6 +70,18 @@ fn join_and_status_round_trip() {
         );
         assert_eq!(client.discover_raft_id(&member.addr).await.expect("id"), 1);
 
+        // Asking several at once keeps each answer with its address.
+        let down = free_addr().await;
+        let answers = client.statuses(&[member.addr.clone(), down.clone()]).await;
+        assert_eq!(answers.len(), 2);
+        assert_eq!(answers[0].0, member.addr);
+        assert_eq!(
+            answers[0].1.as_ref().map(|s| s.server.raft_id).ok(),
+            Some(1)
+        );
+        assert_eq!(answers[1].0, down);
+        assert!(matches!(answers[1].1, Err(RpcError::Connect { .. })));
+
         let newcomer = entry(7, "127.0.0.1:7777");
         let reply = client
             .join(&member.addr, newcomer.clone())
@@ -219,6 +231,87 @@ fn garbage_gets_an_error_status_and_the_server_keeps_serving() {
             .status(&server.addr)
             .await
             .expect("status after garbage");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn one_client_reuses_its_connection_for_many_requests() {
+    run(async {
+        let leader = TestServer::start(Recorder::new(1, Some(1)), ServeConfig::default()).await;
+        let client = PeerClient::new(ClientConfig::default());
+        for i in 1..=300u64 {
+            let resp = client
+                .forward(&leader.addr, &Command::Noop)
+                .await
+                .expect("forward");
+            assert_eq!(resp.index, i);
+        }
+        leader.stop().await;
+    });
+}
+
+#[test]
+fn snapshots_beyond_the_concurrency_limit_are_refused_until_one_ends() {
+    run(async {
+        let server = TestServer::start(
+            Recorder::new(1, Some(1)),
+            ServeConfig {
+                max_concurrent_snapshots: 1,
+                ..ServeConfig::default()
+            },
+        )
+        .await;
+        let raw = RawClient::connect(format!("http://{}", server.addr))
+            .await
+            .expect("connect");
+
+        // A stream that announces 10 bytes, sends 5 and stays open.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(SnapshotChunk {
+            total_len: 10,
+            offset: 0,
+            data: Bytes::from_static(b"01234"),
+        })
+        .await
+        .expect("queue a chunk");
+        let mut open = raw.clone();
+        let held = tokio::spawn(async move {
+            open.snapshot(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+        });
+
+        // Another stream is refused while that one holds the only slot (an
+        // empty one takes the slot, and is refused as empty, until the held
+        // stream has started).
+        let deadline = tokio::time::Instant::now() + rpc_support::DEADLINE;
+        loop {
+            assert!(tokio::time::Instant::now() < deadline, "never refused");
+            let status = raw
+                .clone()
+                .snapshot(tokio_stream::iter(Vec::new()))
+                .await
+                .expect_err("an empty stream is refused either way");
+            if status.code() == Code::ResourceExhausted {
+                break;
+            }
+            assert_eq!(status.code(), Code::InvalidArgument);
+            tokio::task::yield_now().await;
+        }
+
+        // Ending the held stream early frees the slot.
+        drop(tx);
+        let status = held
+            .await
+            .expect("held call task")
+            .expect_err("an incomplete stream is refused");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let status = raw
+            .clone()
+            .snapshot(tokio_stream::iter(Vec::new()))
+            .await
+            .expect_err("empty stream");
+        assert_eq!(status.code(), Code::InvalidArgument);
         server.stop().await;
     });
 }

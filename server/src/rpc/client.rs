@@ -147,6 +147,18 @@ impl PeerClient {
         Ok(self.status(addr).await?.server.raft_id)
     }
 
+    /// Asks every address at once who is there, for a server gathering its
+    /// peers for `bootstrap_expect`; each answer or error keeps its address.
+    /// Takes as long as the slowest answer (at most the status deadline
+    /// plus the connect timeout).
+    pub async fn statuses(&self, addrs: &[String]) -> Vec<(String, Result<PeerStatus, RpcError>)> {
+        let asks = addrs.iter().map(|addr| async move {
+            let answer = self.status(addr).await;
+            (addr.clone(), answer)
+        });
+        futures::future::join_all(asks).await
+    }
+
     async fn call<Req, Resp, F, Fut>(
         &self,
         addr: &str,

@@ -15,12 +15,10 @@
 mod client;
 mod error;
 pub mod node;
+mod replies;
 mod service;
 mod snapshot;
 mod transport;
-mod types;
-
-use std::sync::Arc;
 
 use raft::eraftpb::Message;
 
@@ -29,9 +27,10 @@ use crate::fsm::{Command, CommandResponse, ServerEntry};
 pub use client::{ClientConfig, PeerClient};
 pub use error::{HandlerError, RpcError, ServeError};
 pub use service::{ServeConfig, peer_routes, serve, serve_routes, serve_with};
+pub use replies::{JoinReply, PeerStatus};
+pub use service::{ServeConfig, serve, serve_with};
 pub use snapshot::{SnapshotError, SnapshotReassembler};
 pub use transport::{GrpcTransport, SnapshotOutcome, SnapshotReporter, TransportConfig};
-pub use types::{JoinReply, PeerStatus};
 
 /// The code generated from `proto/sched.proto`: the wire messages and the raw
 /// client and server of the `Peer` service. Public so other components (and
@@ -62,6 +61,3 @@ pub trait PeerHandler: Send + Sync + 'static {
     /// Who this server is and which leader it knows of.
     async fn status(&self) -> Result<PeerStatus, HandlerError>;
 }
-
-/// A handler shared by every connection of one listener.
-pub type SharedHandler = Arc<dyn PeerHandler>;

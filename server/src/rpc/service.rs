@@ -8,6 +8,7 @@ use bytes::Bytes;
 use protobuf::Message as _;
 use raft::eraftpb::Message;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
@@ -33,7 +34,14 @@ pub struct ServeConfig {
     pub max_snapshot_bytes: u64,
     /// Most Raft messages accepted in one batch.
     pub max_batch_messages: usize,
-    /// How long one request may take before it is cut off.
+    /// Snapshots received at once; more are refused (`RESOURCE_EXHAUSTED`)
+    /// and Raft sends them again, so a burst cannot hold many partial
+    /// snapshots in memory.
+    pub max_concurrent_snapshots: usize,
+    /// Requests in flight on one connection.
+    pub max_concurrent_requests: usize,
+    /// How long one request may take before it is cut off; it bounds a
+    /// snapshot stream too, so it is generous.
     pub request_timeout: Duration,
 }
 
@@ -43,7 +51,9 @@ impl Default for ServeConfig {
             max_message_bytes: 64 * 1024 * 1024,
             max_snapshot_bytes: 1024 * 1024 * 1024,
             max_batch_messages: 4096,
-            request_timeout: Duration::from_secs(60),
+            max_concurrent_snapshots: 2,
+            max_concurrent_requests: 256,
+            request_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -75,6 +85,12 @@ pub async fn serve_with(
 pub fn peer_routes(handler: Arc<dyn PeerHandler>, config: ServeConfig) -> Routes {
     let max_message = config.max_message_bytes;
     let service = PeerService { handler, config };
+    let per_connection = config.max_concurrent_requests.max(1);
+    let service = PeerService {
+        handler,
+        snapshot_slots: Semaphore::new(config.max_concurrent_snapshots.max(1)),
+        config,
+    };
     let svc = PeerServer::new(service)
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
@@ -106,6 +122,8 @@ pub async fn serve_routes(
     tonic::transport::Server::builder()
         .timeout(timeout)
         .add_routes(routes)
+        .concurrency_limit_per_connection(per_connection)
+        .add_service(svc)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     tracing::info!(addr = ?local, "gRPC stopped");
@@ -114,6 +132,7 @@ pub async fn serve_routes(
 
 struct PeerService {
     handler: Arc<dyn PeerHandler>,
+    snapshot_slots: Semaphore,
     config: ServeConfig,
 }
 
@@ -148,6 +167,10 @@ impl Peer for PeerService {
         &self,
         request: Request<Streaming<SnapshotChunk>>,
     ) -> Result<Response<RaftAck>, Status> {
+        let _slot = self
+            .snapshot_slots
+            .try_acquire()
+            .map_err(|_| Status::resource_exhausted("too many snapshots in flight"))?;
         let mut stream = request.into_inner();
         let mut reassembler = SnapshotReassembler::new(self.config.max_snapshot_bytes);
         // Bounded: the reassembler refuses more bytes than the limit, and

@@ -6,6 +6,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::proto::SnapshotChunk;
 
+/// Most bytes reserved before they arrive.
+const UPFRONT_RESERVE: usize = 16 * 1024 * 1024;
+
 /// Splits an encoded message into chunks of at most `chunk_size` bytes
 /// (zero-copy: each chunk shares `encoded`).
 pub(crate) fn split(encoded: Bytes, chunk_size: usize) -> Vec<SnapshotChunk> {
@@ -113,9 +116,10 @@ impl SnapshotReassembler {
                     });
                 }
                 self.total_len = Some(chunk.total_len);
-                // Safe to reserve: the size is within the limit.
-                self.buf
-                    .reserve(usize::try_from(chunk.total_len).unwrap_or(usize::MAX));
+                // Reserve what is announced only up to a cap: a sender that
+                // announces the limit and sends nothing must not cost it.
+                let announced = usize::try_from(chunk.total_len).unwrap_or(usize::MAX);
+                self.buf.reserve(announced.min(UPFRONT_RESERVE));
                 chunk.total_len
             }
         };
