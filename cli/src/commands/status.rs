@@ -60,7 +60,8 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         for (i, c) in cells.into_iter().enumerate() {
             s.push_str(c);
             if i + 1 < n {
-                let pad = widths[i].saturating_sub(c.chars().count()) + 2;
+                let w = widths.get(i).copied().unwrap_or(0);
+                let pad = w.saturating_sub(c.chars().count()) + 2;
                 s.push_str(&" ".repeat(pad));
             }
         }

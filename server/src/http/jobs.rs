@@ -81,7 +81,7 @@ pub(crate) fn find_job(snap: &StateSnapshot, ns: &str, id: &str) -> Result<Arc<J
 
 async fn list_jobs(State(ctx): State<Ctx>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, JOBS).await?;
+    let snap = snapshot_for(&ctx, &q, JOBS).await?;
     let stubs: Vec<Value> = snap
         .jobs(&q.namespace, &q.prefix)
         .iter()
@@ -100,7 +100,7 @@ async fn get_job(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, JOBS).await?;
+    let snap = snapshot_for(&ctx, &q, JOBS).await?;
     let job = find_job(&snap, q.single_namespace(), &id)?;
     Ok(json_with_meta(
         ctx.backend.as_ref(),
@@ -115,7 +115,7 @@ async fn job_allocs(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, JOB_ALLOCS).await?;
+    let snap = snapshot_for(&ctx, &q, JOB_ALLOCS).await?;
     let ns = q.single_namespace();
     find_job(&snap, ns, &id)?;
     let stubs: Vec<Value> = snap
@@ -136,7 +136,7 @@ async fn job_evals(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, JOB_EVALS).await?;
+    let snap = snapshot_for(&ctx, &q, JOB_EVALS).await?;
     let ns = q.single_namespace();
     find_job(&snap, ns, &id)?;
     let evals = snap.evals_by_job(ns, &id);
@@ -153,7 +153,7 @@ async fn job_versions(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, JOBS).await?;
+    let snap = snapshot_for(&ctx, &q, JOBS).await?;
     let ns = q.single_namespace();
     find_job(&snap, ns, &id)?;
     let versions = snap.job_versions(ns, &id);
@@ -170,7 +170,7 @@ async fn job_summary_handler(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, JOBS_AND_ALLOCS).await?;
+    let snap = snapshot_for(&ctx, &q, JOBS_AND_ALLOCS).await?;
     let job = find_job(&snap, q.single_namespace(), &id)?;
     Ok(json_with_meta(
         ctx.backend.as_ref(),
@@ -230,7 +230,7 @@ async fn register(
         )));
     }
     let ns = job.namespace.clone().unwrap_or_default();
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let existing = snap.job(&ns, &id);
     if req.enforce_index.unwrap_or(false) {
         let want = req.job_modify_index.unwrap_or(0);
@@ -321,7 +321,7 @@ async fn deregister(
     let q = QueryParams::parse(raw.as_deref())?;
     let purge = q.flag("purge")?;
     let ns = q.single_namespace().to_string();
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let job = find_job(&snap, &ns, &id)?;
     let now = ctx.backend.now();
     // Periodic and parameterized parents have no allocations to stop.
@@ -355,7 +355,7 @@ async fn evaluate(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let job = find_job(&snap, q.single_namespace(), &id)?;
     if !register_needs_eval(&job) {
         return Err(ApiError::bad(
@@ -394,7 +394,7 @@ async fn revert(
     let q = QueryParams::parse(raw.as_deref())?;
     let req: RevertRequest = parse_body(&body)?;
     let ns = q.single_namespace();
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let cur = find_job(&snap, ns, &id)?;
     let cur_version = cur.version.unwrap_or(0);
     if let Some(prior) = req.enforce_prior_version
@@ -450,7 +450,7 @@ async fn scale(
     if count < 0 {
         return Err(ApiError::bad(format!("Count {count} must not be negative")));
     }
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let cur = find_job(&snap, q.single_namespace(), &id)?;
     if !register_needs_eval(&cur) {
         return Err(ApiError::bad("can't scale periodic or parameterized job"));
@@ -490,7 +490,7 @@ async fn scale_status(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, JOBS_AND_ALLOCS).await?;
+    let snap = snapshot_for(&ctx, &q, JOBS_AND_ALLOCS).await?;
     let ns = q.single_namespace();
     let job = find_job(&snap, ns, &id)?;
     let allocs = snap.allocs_by_job(ns, &id);
@@ -549,7 +549,7 @@ async fn dispatch(
         parse_body(&body)?
     };
     let ns = q.single_namespace();
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let parent = find_job(&snap, ns, &id)?;
     let Some(params) = &parent.parameterized_job else {
         return Err(ApiError::bad(format!(
@@ -680,7 +680,7 @@ async fn force(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let parent = find_job(&snap, q.single_namespace(), &id)?;
     if !parent
         .periodic

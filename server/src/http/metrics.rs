@@ -59,7 +59,7 @@ pub(crate) async fn get_metrics(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = ctx.backend.read(true).await?;
+    let snap = ctx.read(true).await?;
     let mut gauges: BTreeMap<String, f64> = BTreeMap::new();
     gauges.insert("nomad.state.jobs".into(), snap.jobs("*", "").len() as f64);
     gauges.insert("nomad.state.nodes".into(), snap.nodes("").len() as f64);

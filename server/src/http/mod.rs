@@ -47,6 +47,9 @@ pub struct HttpLimits {
     pub max_body_bytes: usize,
     /// Longest a write may wait for Raft before answering 504.
     pub write_timeout: Duration,
+    /// Longest a consistent read may wait for its read barrier (and the
+    /// slack a blocking query gets past its wait) before answering 504.
+    pub read_timeout: Duration,
 }
 
 impl Default for HttpLimits {
@@ -54,6 +57,7 @@ impl Default for HttpLimits {
         HttpLimits {
             max_body_bytes: 16 * 1024 * 1024,
             write_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -67,6 +71,15 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// A snapshot for a read within the read timeout.
+    pub(crate) async fn read(&self, stale: bool) -> Result<crate::state::StateSnapshot, ApiError> {
+        Ok(
+            tokio::time::timeout(self.limits.read_timeout, self.backend.read(stale))
+                .await
+                .map_err(|_| BackendError::Timeout)??,
+        )
+    }
+
     /// Applies a command within the write timeout; a refusal by the FSM
     /// (state unchanged) becomes a 400 naming it.
     pub(crate) async fn apply(

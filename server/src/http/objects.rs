@@ -88,7 +88,7 @@ async fn list_allocs(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, ALLOCS).await?;
+    let snap = snapshot_for(&ctx, &q, ALLOCS).await?;
     let stubs: Vec<Value> = snap
         .allocs(&q.prefix)
         .iter()
@@ -121,7 +121,7 @@ async fn get_alloc(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, ALLOCS).await?;
+    let snap = snapshot_for(&ctx, &q, ALLOCS).await?;
     let alloc = find_alloc(&snap, &id)?;
     Ok(json_with_meta(
         ctx.backend.as_ref(),
@@ -136,7 +136,7 @@ async fn stop_alloc(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     QueryParams::parse(raw.as_deref())?;
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let alloc = find_alloc(&snap, &id)?;
     let now = ctx.backend.now();
     let mut evals = Vec::new();
@@ -165,7 +165,7 @@ async fn stop_alloc(
 
 async fn list_evals(State(ctx): State<Ctx>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, EVALS).await?;
+    let snap = snapshot_for(&ctx, &q, EVALS).await?;
     let evals: Vec<Arc<Evaluation>> = snap
         .evals(&q.prefix)
         .into_iter()
@@ -194,7 +194,7 @@ async fn get_eval(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, EVALS).await?;
+    let snap = snapshot_for(&ctx, &q, EVALS).await?;
     let eval = find_eval(&snap, &id)?;
     Ok(json_with_meta(
         ctx.backend.as_ref(),
@@ -209,7 +209,7 @@ async fn eval_allocs(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, ALLOCS).await?;
+    let snap = snapshot_for(&ctx, &q, ALLOCS).await?;
     let eval = find_eval(&snap, &id)?;
     let stubs: Vec<Value> = snap
         .allocs_by_job(&eval.namespace, &eval.job_id)
@@ -229,7 +229,7 @@ async fn list_deployments(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, DEPLOYMENTS).await?;
+    let snap = snapshot_for(&ctx, &q, DEPLOYMENTS).await?;
     let ds: Vec<_> = snap
         .deployments(&q.prefix)
         .into_iter()
@@ -248,7 +248,7 @@ async fn get_deployment(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, DEPLOYMENTS).await?;
+    let snap = snapshot_for(&ctx, &q, DEPLOYMENTS).await?;
     let d = by_id_or_prefix(
         "deployment",
         &id,
@@ -265,7 +265,7 @@ async fn get_deployment(
 
 async fn list_nodes(State(ctx): State<Ctx>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, NODES).await?;
+    let snap = snapshot_for(&ctx, &q, NODES).await?;
     let stubs: Vec<Value> = snap.nodes(&q.prefix).iter().map(|n| node_stub(n)).collect();
     Ok(json_with_meta(
         ctx.backend.as_ref(),
@@ -290,7 +290,7 @@ async fn get_node(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, NODES).await?;
+    let snap = snapshot_for(&ctx, &q, NODES).await?;
     let node = find_node(&snap, &id)?;
     Ok(json_with_meta(
         ctx.backend.as_ref(),
@@ -305,7 +305,7 @@ async fn node_allocs(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, ALLOCS).await?;
+    let snap = snapshot_for(&ctx, &q, ALLOCS).await?;
     let node = find_node(&snap, &id)?;
     let allocs = snap.allocs_by_node(&node.id);
     Ok(json_with_meta(
@@ -363,7 +363,7 @@ async fn drain(
 ) -> Result<Response, ApiError> {
     QueryParams::parse(raw.as_deref())?;
     let req: DrainRequest = parse_body(&body)?;
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let node = find_node(&snap, &id)?;
     let now = ctx.backend.now();
     let (drain, evals) = match req.drain_spec {
@@ -432,7 +432,7 @@ async fn eligibility(
             )));
         }
     };
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let node = find_node(&snap, &id)?;
     if node.drain_strategy.is_some() && eligibility == NodeSchedulingEligibility::Eligible {
         return Err(ApiError::bad(

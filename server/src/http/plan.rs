@@ -123,7 +123,7 @@ pub(crate) async fn plan_job(
         )));
     }
     let ns = job.namespace.clone().unwrap_or_default();
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let existing = snap.job(&ns, &job_id);
     let now = ctx.backend.now();
     // The planned version as the FSM would store it, so the scheduler sees

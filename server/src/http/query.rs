@@ -9,7 +9,8 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::backend::Backend;
+use super::Ctx;
+use super::backend::{Backend, BackendError};
 use super::error::ApiError;
 use crate::state::{StateSnapshot, Table};
 
@@ -169,16 +170,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Takes the snapshot a read answers from: blocks when `?index` asks to,
 /// otherwise a consistent (or `?stale`) read.
-pub async fn snapshot_for(
-    backend: &dyn Backend,
+pub(crate) async fn snapshot_for(
+    ctx: &Ctx,
     q: &QueryParams,
     tables: &'static [Table],
 ) -> Result<StateSnapshot, ApiError> {
     if q.index > 0 {
-        let snap = backend.block(tables, q.index, q.wait).await?;
+        // The backend answers at the end of the wait; the slack only bounds
+        // a backend that fails to.
+        let limit = q.wait + ctx.limits.read_timeout;
+        let snap = tokio::time::timeout(limit, ctx.backend.block(tables, q.index, q.wait))
+            .await
+            .map_err(|_| BackendError::Timeout)??;
         return Ok(snap);
     }
-    Ok(backend.read(q.stale).await?)
+    ctx.read(q.stale).await
 }
 
 /// The highest modify index of `tables`, sent as `X-Nomad-Index` so the

@@ -1,8 +1,9 @@
-//! A [`Backend`] over an in-process state for the HTTP API's tests, until
-//! the server's FSM can be driven without Raft. It applies each command to
-//! a [`StateSnapshot`] the simplest correct way (indexes, versions,
-//! compare-and-set) and publishes it, so blocking queries wake as they do
-//! on a server. Built only for tests (`cfg(test)` or the `testing` feature).
+//! A [`Backend`] over the real [`Fsm`] on a temporary sled database, without
+//! Raft: each command is applied at the next index as a single-server
+//! cluster would commit it, so the API is tested against the state's real
+//! semantics (indexes, versions, compare-and-set, refusals) and blocking
+//! queries wake as on a server. Built only for tests (`cfg(test)` or the
+//! `testing` feature); the leader and peers it reports are settable.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -11,15 +12,17 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use sched_core::model::{Allocation, DesiredStatus, Evaluation, NodeSchedulingEligibility};
 
 use super::backend::{AgentSelf, Backend, BackendError, Member, RaftInfo, RaftPeer};
-use crate::fsm::{Command, CommandResponse};
-use crate::state::{StatePublisher, StateReader, StateSnapshot, Table, channel};
+use crate::fsm::{Command, CommandResponse, Fsm};
+use crate::raft::StateMachine;
+use crate::state::{StateReader, StateSnapshot, Table};
 
 /// An in-process backend: one "server" that always leads unless told not to.
 pub struct TestBackend {
-    state: Mutex<(StateSnapshot, StatePublisher)>,
+    fsm: Mutex<Fsm>,
+    // Kept open for the FSM's lifetime; sled removes a temporary db on drop.
+    _db: sled::Db,
     reader: StateReader,
     clock: AtomicI64,
     leader: AtomicBool,
@@ -36,11 +39,21 @@ impl std::fmt::Debug for TestBackend {
 pub const TEST_RPC_ADDR: &str = "127.0.0.1:4647";
 
 impl TestBackend {
-    /// An empty state at index 0, leading, with its clock at `now`.
+    /// An empty state at index 0 on a temporary sled database, leading,
+    /// with its clock at `now`.
+    ///
+    /// # Panics
+    /// When sled cannot create its temporary database or the FSM cannot
+    /// open it (the test machine's disk is unusable).
     pub fn new(now: i64) -> Arc<TestBackend> {
-        let (publisher, reader) = channel(StateSnapshot::default());
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .expect("a temporary sled database");
+        let (fsm, reader) = Fsm::open(&db).expect("the FSM opens an empty database");
         Arc::new(TestBackend {
-            state: Mutex::new((StateSnapshot::default(), publisher)),
+            fsm: Mutex::new(fsm),
+            _db: db,
             reader,
             clock: AtomicI64::new(now),
             leader: AtomicBool::new(true),
@@ -79,286 +92,15 @@ impl TestBackend {
         self.reader.snapshot()
     }
 
-    /// Applies a command directly, for seeding nodes and allocations.
+    /// Applies a command through the FSM at the next index, as a
+    /// single-server cluster commits it; also seeds nodes and allocations.
     ///
     /// # Panics
-    /// When the state lock is poisoned (a test already panicked).
+    /// When the FSM lock is poisoned (a test already panicked).
     pub fn apply_now(&self, cmd: Command) -> CommandResponse {
-        let mut guard = self.state.lock().expect("test state lock");
-        let (snap, publisher) = &mut *guard;
-        let resp = apply(snap, cmd);
-        publisher.publish(snap.clone(), Vec::new());
-        resp
-    }
-}
-
-fn bump(s: &mut StateSnapshot, tables: &[Table]) -> u64 {
-    s.index += 1;
-    for t in tables {
-        s.table_index.insert(*t, s.index);
-    }
-    s.index
-}
-
-fn key(ns: &str, id: &str) -> (String, String) {
-    (ns.to_string(), id.to_string())
-}
-
-fn put_evals(s: &mut StateSnapshot, evals: Vec<Evaluation>, idx: u64) {
-    for mut e in evals {
-        if let Some(old) = s.evals.get(&e.id) {
-            e.create_index = old.create_index;
-        } else {
-            e.create_index = idx;
-        }
-        e.modify_index = idx;
-        let k = key(&e.namespace, &e.job_id);
-        s.evals_by_job.entry(k).or_default().insert(e.id.clone());
-        s.evals.insert(e.id.clone(), Arc::new(e));
-    }
-}
-
-fn put_alloc(s: &mut StateSnapshot, mut a: Allocation, idx: u64) {
-    match s.allocs.get(&a.id) {
-        Some(old) => a.create_index = old.create_index,
-        None => a.create_index = idx,
-    }
-    a.modify_index = idx;
-    s.allocs_by_job
-        .entry(key(&a.namespace, &a.job_id))
-        .or_default()
-        .insert(a.id.clone());
-    s.allocs_by_node
-        .entry(a.node_id.clone())
-        .or_default()
-        .insert(a.id.clone());
-    s.allocs.insert(a.id.clone(), Arc::new(a));
-}
-
-fn refuse(msg: impl Into<String>) -> CommandResponse {
-    CommandResponse {
-        error: Some(msg.into()),
-        ..Default::default()
-    }
-}
-
-fn apply(s: &mut StateSnapshot, cmd: Command) -> CommandResponse {
-    match cmd {
-        Command::JobRegister { job, eval, now, .. } => {
-            let mut job = *job;
-            let ns = job.namespace.clone().unwrap_or_default();
-            let id = job.id.clone().unwrap_or_default();
-            let idx = bump(s, &[Table::Jobs, Table::Evals]);
-            let prev = s.jobs.get(&key(&ns, &id)).cloned();
-            let version = prev.as_ref().map_or(0, |p| p.version.unwrap_or(0) + 1);
-            job.version = Some(version);
-            job.create_index = Some(prev.as_ref().and_then(|p| p.create_index).unwrap_or(idx));
-            job.modify_index = Some(idx);
-            job.job_modify_index = Some(idx);
-            job.submit_time = Some(now);
-            if job.status.is_none() {
-                job.status = Some(
-                    if job.stop.unwrap_or(false) {
-                        "dead"
-                    } else {
-                        "pending"
-                    }
-                    .into(),
-                );
-            }
-            let job = Arc::new(job);
-            s.jobs.insert(key(&ns, &id), job.clone());
-            s.job_versions
-                .entry(key(&ns, &id))
-                .or_default()
-                .insert(version, job);
-            put_evals(s, eval.into_iter().collect(), idx);
-            CommandResponse {
-                index: idx,
-                error: None,
-                job_version: Some(version),
-            }
-        }
-        Command::JobDeregister {
-            namespace,
-            job_id,
-            purge,
-            eval,
-            ..
-        } => {
-            let k = key(&namespace, &job_id);
-            let Some(job) = s.jobs.get(&k).cloned() else {
-                return refuse(format!("job not found: {job_id}"));
-            };
-            let idx = bump(s, &[Table::Jobs, Table::Evals]);
-            if purge {
-                s.jobs.remove(&k);
-                s.job_versions.remove(&k);
-            } else {
-                let mut j = (*job).clone();
-                j.stop = Some(true);
-                j.status = Some("dead".into());
-                j.modify_index = Some(idx);
-                j.job_modify_index = Some(idx);
-                s.jobs.insert(k, Arc::new(j));
-            }
-            put_evals(s, eval.into_iter().collect(), idx);
-            CommandResponse {
-                index: idx,
-                ..Default::default()
-            }
-        }
-        Command::EvalUpsert { evals } => {
-            let idx = bump(s, &[Table::Evals]);
-            put_evals(s, evals, idx);
-            CommandResponse {
-                index: idx,
-                ..Default::default()
-            }
-        }
-        Command::ApplyPlanResult { allocs, evals, .. } => {
-            let idx = bump(s, &[Table::Allocs, Table::Evals]);
-            for a in allocs {
-                put_alloc(s, a, idx);
-            }
-            put_evals(s, evals, idx);
-            CommandResponse {
-                index: idx,
-                ..Default::default()
-            }
-        }
-        Command::AllocStop { stops, evals, .. } => {
-            if let Some(missing) = stops.iter().find(|st| !s.allocs.contains_key(&st.alloc_id)) {
-                return refuse(format!("alloc not found: {}", missing.alloc_id));
-            }
-            let idx = bump(s, &[Table::Allocs, Table::Evals]);
-            for st in stops {
-                if let Some(a) = s.allocs.get(&st.alloc_id).cloned() {
-                    let mut a = (*a).clone();
-                    a.desired_status = DesiredStatus::Stop;
-                    a.desired_description = st.description;
-                    if let Some(cs) = st.client_status {
-                        a.client_status = cs;
-                    }
-                    put_alloc(s, a, idx);
-                }
-            }
-            put_evals(s, evals, idx);
-            CommandResponse {
-                index: idx,
-                ..Default::default()
-            }
-        }
-        Command::NodeRegister { node, evals, .. } => {
-            let idx = bump(s, &[Table::Nodes, Table::Evals]);
-            let mut node = *node;
-            node.create_index = s.nodes.get(&node.id).map_or(idx, |n| n.create_index);
-            node.modify_index = idx;
-            s.nodes.insert(node.id.clone(), Arc::new(node));
-            put_evals(s, evals, idx);
-            CommandResponse {
-                index: idx,
-                ..Default::default()
-            }
-        }
-        Command::NodeDrain {
-            node_id,
-            drain,
-            mark_eligible,
-            evals,
-            ..
-        } => {
-            let Some(node) = s.nodes.get(&node_id).cloned() else {
-                return refuse(format!("node not found: {node_id}"));
-            };
-            let idx = bump(s, &[Table::Nodes, Table::Evals]);
-            let mut n = (*node).clone();
-            if drain.is_some() {
-                n.scheduling_eligibility = NodeSchedulingEligibility::Ineligible;
-            } else if mark_eligible {
-                n.scheduling_eligibility = NodeSchedulingEligibility::Eligible;
-            }
-            n.drain_strategy = drain;
-            n.modify_index = idx;
-            s.nodes.insert(node_id, Arc::new(n));
-            put_evals(s, evals, idx);
-            CommandResponse {
-                index: idx,
-                ..Default::default()
-            }
-        }
-        Command::NodeEligibility {
-            node_id,
-            eligibility,
-            evals,
-            ..
-        } => {
-            let Some(node) = s.nodes.get(&node_id).cloned() else {
-                return refuse(format!("node not found: {node_id}"));
-            };
-            let idx = bump(s, &[Table::Nodes, Table::Evals]);
-            let mut n = (*node).clone();
-            n.scheduling_eligibility = eligibility;
-            n.modify_index = idx;
-            s.nodes.insert(node_id, Arc::new(n));
-            put_evals(s, evals, idx);
-            CommandResponse {
-                index: idx,
-                ..Default::default()
-            }
-        }
-        Command::VariableUpsert {
-            mut variable,
-            cas,
-            now,
-        } => {
-            let k = key(&variable.namespace, &variable.path);
-            let cur = s.variables.get(&k).cloned();
-            if let Some(want) = cas {
-                let have = cur.as_ref().map_or(0, |v| v.modify_index);
-                if have != want {
-                    return refuse(format!(
-                        "cas error: variable {} has modify index {have}, not {want}",
-                        variable.path
-                    ));
-                }
-            }
-            let idx = bump(s, &[Table::Variables]);
-            variable.create_index = cur.as_ref().map_or(idx, |v| v.create_index);
-            variable.create_time = cur.as_ref().map_or(now, |v| v.create_time);
-            variable.modify_index = idx;
-            variable.modify_time = now;
-            s.variables.insert(k, Arc::new(variable));
-            CommandResponse {
-                index: idx,
-                ..Default::default()
-            }
-        }
-        Command::VariableDelete {
-            namespace,
-            path,
-            cas,
-        } => {
-            let k = key(&namespace, &path);
-            if let Some(want) = cas {
-                let have = s.variables.get(&k).map_or(0, |v| v.modify_index);
-                if have != want {
-                    return refuse(format!(
-                        "cas error: variable {path} has modify index {have}, not {want}"
-                    ));
-                }
-            }
-            let idx = bump(s, &[Table::Variables]);
-            s.variables.remove(&k);
-            CommandResponse {
-                index: idx,
-                ..Default::default()
-            }
-        }
-        other => refuse(format!(
-            "the test backend does not apply {:?}",
-            std::mem::discriminant(&other)
-        )),
+        let mut fsm = self.fsm.lock().expect("test FSM lock");
+        let index = fsm.state().index() + 1;
+        fsm.apply(index, &cmd.encode())
     }
 }
 

@@ -48,7 +48,7 @@ fn check_path(path: &str) -> Result<(), ApiError> {
 
 async fn list(State(ctx): State<Ctx>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, VARS).await?;
+    let snap = snapshot_for(&ctx, &q, VARS).await?;
     let metas: Vec<_> = snap
         .variables(&q.namespace, &q.prefix)
         .iter()
@@ -74,7 +74,7 @@ async fn read(
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
     check_path(&path)?;
-    let snap = snapshot_for(ctx.backend.as_ref(), &q, VARS).await?;
+    let snap = snapshot_for(&ctx, &q, VARS).await?;
     let v = snap
         .variable(q.single_namespace(), &path)
         .ok_or_else(|| ApiError::not_found(format!("variable not found: {path}")))?;
@@ -120,7 +120,7 @@ async fn write(
     if let Some(err) = resp.error {
         return Err(ApiError::Conflict(err));
     }
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     let v = snap
         .variable(&ns, &path)
         .ok_or_else(|| ApiError::not_found(format!("variable not found: {path}")))?;
@@ -136,7 +136,7 @@ async fn remove(
     check_path(&path)?;
     let cas = q.number("cas")?;
     let ns = q.single_namespace().to_string();
-    let snap = ctx.backend.read(false).await?;
+    let snap = ctx.read(false).await?;
     if snap.variable(&ns, &path).is_none() && cas.is_none() {
         return Err(ApiError::not_found(format!("variable not found: {path}")));
     }
