@@ -77,6 +77,14 @@ fn refuse_reason(
     let Some(node) = state.node(id) else {
         return Some("node not found".to_owned());
     };
+    // An ID already taken by another allocation would overwrite it.
+    if let Some(clash) = placing.clone().find(|a| {
+        state
+            .alloc(&a.id)
+            .is_some_and(|old| old.name != a.name || old.job_id != a.job_id)
+    }) {
+        return Some(format!("allocation ID {} already in use", clash.id.0));
+    }
     let new_ones = placing.clone().any(|a| state.alloc(&a.id).is_none());
     if new_ones && !node.is_schedulable() {
         return Some("node not ready or not eligible".to_owned());
@@ -455,5 +463,21 @@ mod tests {
         );
         let fits = plan(vec![alloc(3, &a, 1000)], vec![]);
         assert!(!check_plan(&s, &overlay, &fits, 0).refused);
+    }
+
+    #[test]
+    fn a_placement_reusing_another_allocations_id_is_refused() {
+        let a = mock::node(1);
+        let mut existing = alloc(1, &a, 100);
+        existing.name = "web.web[0]".to_owned();
+        let s = state(std::slice::from_ref(&a), std::slice::from_ref(&existing), 3);
+        let mut clash = alloc(1, &a, 100);
+        clash.name = "web.web[1]".to_owned();
+        let c = check_plan(&s, &Overlay::new(), &plan(vec![clash], vec![]), 0);
+        assert!(c.refused);
+        assert!(c.command.is_none());
+        // The same allocation updated in place is fine.
+        let c = check_plan(&s, &Overlay::new(), &plan(vec![existing], vec![]), 0);
+        assert!(!c.refused);
     }
 }

@@ -282,7 +282,11 @@ async fn process(
         config: config.clone(),
     };
     let eval = eval.clone();
-    let sched_config = config.scheduler.clone();
+    let mut sched_config = config.scheduler.clone();
+    // The scheduler seeds allocation IDs from the eval; an eval processed
+    // again (redelivered, or a blocked eval unblocked twice) must not mint
+    // the IDs of its earlier run, so each delivery mixes in its token.
+    sched_config.seed ^= delivery_seed(token);
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _enter = span.enter();
@@ -291,4 +295,16 @@ async fn process(
     .await
     .map_err(|e| WorkError::Join(e.to_string()))??;
     Ok(())
+}
+
+/// A seed from a delivery token (a random UUID).
+fn delivery_seed(token: &str) -> u64 {
+    let n = uuid::Uuid::parse_str(token)
+        .map(|u| u.as_u128())
+        .unwrap_or_else(|_| {
+            token
+                .bytes()
+                .fold(0u128, |h, b| h.wrapping_mul(31).wrapping_add(u128::from(b)))
+        });
+    (n as u64) ^ ((n >> 64) as u64)
 }
