@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod fsm;
+pub mod heartbeat;
 pub mod http;
 pub mod raft;
 pub mod rpc;

@@ -8,6 +8,18 @@
 //! hands committed entries to a [`StateMachine`] and messages to a
 //! [`Transport`].
 
+mod error;
+mod logger;
+pub mod memory;
+mod node;
+mod storage;
+
+pub use error::RaftError;
+pub use logger::{TracingDrain, raft_logger};
+pub use memory::MemoryNetwork;
+pub use node::{RaftConfig, RaftHandle, RaftStatus, Role, spawn};
+pub use storage::SledStorage;
+
 use raft::eraftpb::Message;
 
 use crate::fsm::CommandResponse;

@@ -7,15 +7,26 @@
 //! sled trees, per-table modify indexes and the wake-ups blocking queries wait
 //! on. Only the [`fsm`](crate::fsm) writes; everyone else reads snapshots.
 
+mod error;
 mod reader;
+mod records;
 mod scheduler_view;
+mod store;
+mod txn;
 
+pub use error::StateError;
 pub use reader::{StateEvent, StateEventKind, StatePublisher, StateReader, channel};
+pub use store::clear;
+
+pub(crate) use records::{DEFAULT_NAMESPACE, SnapshotData, job_key};
+pub(crate) use store::Store;
+pub(crate) use txn::Txn;
 
 use std::sync::Arc;
 
 use sched_core::model::{
-    AllocId, Allocation, Deployment, DeploymentId, EvalId, Evaluation, Job, Node, NodeId, Variable,
+    AllocId, Allocation, Deployment, DeploymentId, EvalId, Evaluation, Job, Node, NodeId,
+    Submission, Variable,
 };
 
 use crate::fsm::ServerEntry;
@@ -39,6 +50,41 @@ pub enum Table {
     Servers,
 }
 
+impl Table {
+    /// Every table, in the order persistence and snapshots list them.
+    pub const ALL: [Table; 7] = [
+        Table::Jobs,
+        Table::Evals,
+        Table::Allocs,
+        Table::Nodes,
+        Table::Deployments,
+        Table::Variables,
+        Table::Servers,
+    ];
+
+    /// A stable name, used as the key of the table's modify index on disk
+    /// and in snapshots (so reordering the enum never changes the bytes).
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Jobs => "jobs",
+            Table::Evals => "evals",
+            Table::Allocs => "allocs",
+            Table::Nodes => "nodes",
+            Table::Deployments => "deployments",
+            Table::Variables => "variables",
+            Table::Servers => "servers",
+        }
+    }
+
+    /// The table called `name` (see [`Table::name`]).
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// Key of one job version: (namespace, job id, version).
+pub type VersionKey = (String, String, u64);
+
 /// Key of a namespaced object: (namespace, id).
 pub type NsKey = (String, String);
 
@@ -60,6 +106,13 @@ pub struct StateSnapshot {
     pub(crate) deployments: imbl::OrdMap<DeploymentId, Arc<Deployment>>,
     pub(crate) variables: imbl::OrdMap<NsKey, Arc<Variable>>,
     pub(crate) servers: imbl::OrdMap<u64, ServerEntry>,
+    /// The source users submitted, per kept job version.
+    pub(crate) submissions: imbl::OrdMap<VersionKey, Arc<Submission>>,
+    /// The job versions allocations run, keyed by the allocation's
+    /// (namespace, job id) and the version: one `Arc` per version that every
+    /// allocation of it shares, kept while any allocation refers to it (even
+    /// after the version left `job_versions` or the job was purged).
+    pub(crate) alloc_jobs: imbl::OrdMap<VersionKey, Arc<Job>>,
 }
 
 impl StateSnapshot {
@@ -216,5 +269,23 @@ impl StateSnapshot {
     /// The server address book, by Raft ID.
     pub fn servers(&self) -> Vec<ServerEntry> {
         self.servers.values().cloned().collect()
+    }
+
+    /// The source submitted for one kept version of a job.
+    pub fn job_submission(
+        &self,
+        namespace: &str,
+        id: &str,
+        version: u64,
+    ) -> Option<Arc<Submission>> {
+        self.submissions
+            .get(&(namespace.to_string(), id.to_string(), version))
+            .cloned()
+    }
+
+    /// How many distinct job versions allocations hold: each is one shared
+    /// copy however many allocations run it.
+    pub fn alloc_job_versions(&self) -> usize {
+        self.alloc_jobs.len()
     }
 }

@@ -1,0 +1,325 @@
+//! Node liveness on the leader: every node must heartbeat within the TTL it
+//! was given; a node that does not is marked down and the jobs with work on
+//! it are re-evaluated, so its allocations are replaced elsewhere.
+//!
+//! Owns the per-node deadlines and the TTL each heartbeat is answered with:
+//! TTLs grow with the cluster so that all nodes together send at most
+//! `max_per_second` heartbeats, as Nomad does, with a random stagger so a
+//! fleet that registered together does not beat together. It does not write
+//! state: its caller turns expired nodes into commands (see
+//! [`node_evals`]).
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use sched_core::model::{EvalId, EvalStatus, Evaluation, NodeId};
+use sched_scheduler::job_view::JobView;
+
+use crate::state::StateSnapshot;
+
+/// How heartbeats are paced.
+#[derive(Debug, Clone)]
+pub struct HeartbeatConfig {
+    /// The shortest TTL handed out, however small the cluster (Nomad: 10 s).
+    pub min_ttl: Duration,
+    /// The heartbeat rate the whole cluster should stay under (Nomad: 50/s).
+    pub max_per_second: f64,
+    /// Extra time past the TTL before a node is declared down, covering
+    /// network delay and a client's retry (Nomad: `heartbeat_grace`, 10 s).
+    pub grace: Duration,
+    /// The TTL every known node gets when a new leader takes over, so nodes
+    /// have time to find it before being declared down (Nomad: 5 min).
+    pub failover_ttl: Duration,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        HeartbeatConfig {
+            min_ttl: Duration::from_secs(10),
+            max_per_second: 50.0,
+            grace: Duration::from_secs(10),
+            failover_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The leader's heartbeat deadlines.
+#[derive(Debug)]
+pub struct Heartbeats {
+    config: HeartbeatConfig,
+    deadlines: HashMap<NodeId, Instant>,
+    rng: fastrand::Rng,
+}
+
+impl Heartbeats {
+    /// No node tracked yet; `seed` drives the stagger (tests fix it).
+    pub fn new(config: HeartbeatConfig, seed: u64) -> Heartbeats {
+        Heartbeats {
+            config,
+            deadlines: HashMap::new(),
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    /// The TTL for the next heartbeat: enough that all tracked nodes beat at
+    /// most `max_per_second` times a second, never below `min_ttl`, plus a
+    /// random stagger of up to the same again.
+    pub fn ttl(&mut self) -> Duration {
+        let nodes = self.deadlines.len().max(1) as f64;
+        let rate = self.config.max_per_second.max(f64::MIN_POSITIVE);
+        let scaled = Duration::from_secs_f64(nodes / rate);
+        let base = scaled.max(self.config.min_ttl);
+        let stagger = base.mul_f64(self.rng.f64());
+        base + stagger
+    }
+
+    /// Records a heartbeat (or a registration) at `now` and answers with the
+    /// TTL the node must beat again within.
+    pub fn beat(&mut self, node: &NodeId, now: Instant) -> Duration {
+        if !self.deadlines.contains_key(node) {
+            // Count the node before scaling, so the first answer already
+            // accounts for it.
+            self.deadlines.insert(node.clone(), now);
+        }
+        let ttl = self.ttl();
+        self.deadlines
+            .insert(node.clone(), now + ttl + self.config.grace);
+        ttl
+    }
+
+    /// A new leader gives every live node the failover TTL.
+    pub fn reset_all(&mut self, nodes: impl IntoIterator<Item = NodeId>, now: Instant) {
+        self.deadlines.clear();
+        let deadline = now + self.config.failover_ttl + self.config.grace;
+        for n in nodes {
+            self.deadlines.insert(n, deadline);
+        }
+    }
+
+    /// Stops tracking a node (deregistered, or already down).
+    pub fn forget(&mut self, node: &NodeId) {
+        self.deadlines.remove(node);
+    }
+
+    /// Removes and returns the nodes whose deadline has passed, in a stable
+    /// order.
+    pub fn expired(&mut self, now: Instant) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = self
+            .deadlines
+            .iter()
+            .filter(|(_, d)| **d <= now)
+            .map(|(n, _)| n.clone())
+            .collect();
+        out.sort();
+        for n in &out {
+            self.deadlines.remove(n);
+        }
+        out
+    }
+
+    /// The earliest deadline, for the caller's timer.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.values().min().copied()
+    }
+
+    /// How many nodes are tracked.
+    pub fn len(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// Whether no node is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.deadlines.is_empty()
+    }
+}
+
+/// The evaluations a change to a node triggers (down, drained, eligible
+/// again, newly registered): one per job with a live allocation on the node,
+/// and one per system or sysbatch job, which may now want a placement there.
+/// Like Nomad's `createNodeEvals`.
+pub fn node_evals(snapshot: &StateSnapshot, node_id: &NodeId, now: i64) -> Vec<Evaluation> {
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut push = |namespace: &str, job_id: &str, priority: i64, kind: &str, modify: u64| {
+        if seen.insert((namespace.to_owned(), job_id.to_owned())) {
+            out.push(Evaluation {
+                id: EvalId::generate(),
+                namespace: namespace.to_owned(),
+                priority,
+                r#type: kind.to_owned(),
+                triggered_by: "node-update".to_owned(),
+                job_id: job_id.to_owned(),
+                job_modify_index: modify,
+                node_id: Some(node_id.clone()),
+                status: EvalStatus::Pending,
+                create_time: now,
+                modify_time: now,
+                trace_id: uuid::Uuid::new_v4().to_string(),
+                ..Default::default()
+            });
+        }
+    };
+    for alloc in snapshot.allocs_by_node(node_id) {
+        if alloc.client_status.is_terminal() {
+            continue;
+        }
+        let Some(job) = snapshot.job(&alloc.namespace, &alloc.job_id) else {
+            continue;
+        };
+        push(
+            job.ns(),
+            job.job_id(),
+            job.prio(),
+            job.job_type(),
+            job.job_modify_index.unwrap_or(0),
+        );
+    }
+    for job in snapshot.jobs("*", "") {
+        let kind = job.job_type();
+        if (kind == "system" || kind == "sysbatch") && !job.stopped() {
+            push(
+                job.ns(),
+                job.job_id(),
+                job.prio(),
+                kind,
+                job.job_modify_index.unwrap_or(0),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> HeartbeatConfig {
+        HeartbeatConfig {
+            min_ttl: Duration::from_secs(10),
+            max_per_second: 50.0,
+            grace: Duration::from_secs(10),
+            failover_ttl: Duration::from_secs(300),
+        }
+    }
+
+    #[test]
+    fn small_clusters_get_the_minimum_ttl_plus_a_stagger() {
+        let mut h = Heartbeats::new(config(), 7);
+        let now = Instant::now();
+        for i in 0..10 {
+            let ttl = h.beat(&NodeId::from_u128(i), now);
+            assert!(ttl >= Duration::from_secs(10), "{ttl:?}");
+            assert!(ttl <= Duration::from_secs(20), "{ttl:?}");
+        }
+    }
+
+    #[test]
+    fn ttls_scale_so_the_cluster_stays_under_the_rate() {
+        let mut h = Heartbeats::new(config(), 7);
+        let now = Instant::now();
+        for i in 0..5_000 {
+            h.beat(&NodeId::from_u128(i), now);
+        }
+        // 5,000 nodes at 50/s: at least 100 s between beats of one node.
+        let ttl = h.beat(&NodeId::from_u128(1), now);
+        assert!(ttl >= Duration::from_secs(100), "{ttl:?}");
+        assert!(ttl <= Duration::from_secs(200), "{ttl:?}");
+    }
+
+    #[test]
+    fn a_node_expires_only_after_ttl_and_grace() {
+        let mut h = Heartbeats::new(config(), 1);
+        let now = Instant::now();
+        let n = NodeId::from_u128(1);
+        let ttl = h.beat(&n, now);
+        let deadline = now + ttl + Duration::from_secs(10);
+        assert!(h.expired(deadline - Duration::from_millis(1)).is_empty());
+        assert_eq!(h.expired(deadline), vec![n.clone()]);
+        assert!(h.is_empty(), "an expired node is reported once");
+        assert!(h.expired(deadline + Duration::from_secs(60)).is_empty());
+    }
+
+    #[test]
+    fn a_beat_pushes_the_deadline_back() {
+        let mut h = Heartbeats::new(config(), 3);
+        let now = Instant::now();
+        let n = NodeId::from_u128(1);
+        h.beat(&n, now);
+        let later = now + Duration::from_secs(15);
+        h.beat(&n, later);
+        assert!(h.expired(now + Duration::from_secs(25)).is_empty());
+    }
+
+    #[test]
+    fn a_new_leader_gives_every_node_the_failover_ttl() {
+        let mut h = Heartbeats::new(config(), 3);
+        let now = Instant::now();
+        h.reset_all([NodeId::from_u128(1), NodeId::from_u128(2)], now);
+        assert_eq!(h.len(), 2);
+        assert!(h.expired(now + Duration::from_secs(309)).is_empty());
+        assert_eq!(h.expired(now + Duration::from_secs(310)).len(), 2);
+    }
+
+    #[test]
+    fn forgotten_nodes_never_expire() {
+        let mut h = Heartbeats::new(config(), 3);
+        let now = Instant::now();
+        let n = NodeId::from_u128(1);
+        h.beat(&n, now);
+        h.forget(&n);
+        assert_eq!(h.next_deadline(), None);
+        assert!(h.expired(now + Duration::from_secs(3600)).is_empty());
+    }
+
+    #[test]
+    fn node_evals_cover_jobs_on_the_node_and_system_jobs_once_each() {
+        use sched_core::model::{AllocId, Allocation, ClientStatus, Job};
+        use std::sync::Arc;
+        let mut s = StateSnapshot::default();
+        let node = NodeId::from_u128(9);
+        let job = |id: &str, kind: &str| Job {
+            id: Some(id.into()),
+            namespace: Some("default".into()),
+            r#type: Some(kind.into()),
+            priority: Some(70),
+            ..Default::default()
+        };
+        for j in [
+            job("web", "service"),
+            job("agent", "system"),
+            job("idle", "batch"),
+        ] {
+            let key = ("default".to_string(), j.id.clone().unwrap_or_default());
+            s.jobs.insert(key, Arc::new(j));
+        }
+        for (i, (job_id, status)) in [
+            ("web", ClientStatus::Running),
+            ("web", ClientStatus::Pending),
+            ("idle", ClientStatus::Complete),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let a = Allocation {
+                id: AllocId::from_u128(i as u128),
+                namespace: "default".into(),
+                job_id: job_id.into(),
+                node_id: node.clone(),
+                client_status: status,
+                ..Default::default()
+            };
+            s.allocs_by_node
+                .entry(node.clone())
+                .or_default()
+                .insert(a.id.clone());
+            s.allocs.insert(a.id.clone(), Arc::new(a));
+        }
+        let evals = node_evals(&s, &node, 42);
+        let jobs: Vec<&str> = evals.iter().map(|e| e.job_id.as_str()).collect();
+        assert_eq!(jobs, vec!["web", "agent"]);
+        assert!(evals.iter().all(|e| e.triggered_by == "node-update"
+            && e.node_id.as_ref() == Some(&node)
+            && e.priority == 70
+            && e.create_time == 42));
+    }
+}
