@@ -11,11 +11,13 @@ use sched_core::model::{Allocation, EvalId, EvalStatus, Evaluation, Job, Node, P
 use sched_scheduler::harness::node_fits;
 use sched_scheduler::mock;
 use sched_server::fsm::{Command, Fsm};
+use sched_server::raft::{MemoryNetwork, RaftConfig, RaftHandle, SledStorage};
 use sched_server::scheduling::broker::BrokerConfig;
 use sched_server::scheduling::broker::Clock;
 use sched_server::scheduling::local_cluster::LocalCluster;
+use sched_server::scheduling::raft_cluster::RaftCluster;
 use sched_server::scheduling::worker::WorkerConfig;
-use sched_server::scheduling::{Cluster, Scheduling, SchedulingConfig};
+use sched_server::scheduling::{Cluster, ClusterError, Scheduling, SchedulingConfig};
 use sched_server::state::StateSnapshot;
 use tokio::sync::watch;
 
@@ -24,7 +26,8 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// A leader's scheduling machinery over a fresh state in a temp dir.
 struct Env {
     rt: tokio::runtime::Runtime,
-    cluster: Arc<LocalCluster>,
+    cluster: Arc<dyn Cluster>,
+    raft: Option<RaftHandle>,
     scheduling: Option<Scheduling>,
     shutdown: watch::Sender<bool>,
     leader: watch::Sender<bool>,
@@ -48,6 +51,23 @@ impl Env {
     }
 
     fn start_with(config: SchedulingConfig, leading: bool) -> Env {
+        Env::assemble(config, Some(leading))
+    }
+
+    /// A single server whose commands go through its own Raft node (on the
+    /// same sled database as the state); it leads once elected.
+    fn start_raft(worker: WorkerConfig) -> Env {
+        Env::assemble(
+            SchedulingConfig {
+                worker,
+                ..SchedulingConfig::default()
+            },
+            None,
+        )
+    }
+
+    /// `leading`: a fixed leadership over a local cluster; `None`: Raft's.
+    fn assemble(config: SchedulingConfig, leading: Option<bool>) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = sled::open(dir.path().join("state")).expect("sled");
         let (fsm, reader) = Fsm::open(&db).expect("fsm");
@@ -56,21 +76,44 @@ impl Env {
             let now = now.clone();
             Clock::new(move || now.load(Ordering::SeqCst))
         };
-        let cluster = Arc::new(LocalCluster::new(Box::new(fsm), reader, clock));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let (leader, leader_rx) = watch::channel(leading);
-        let scheduling = {
-            let _guard = rt.enter();
-            Scheduling::start(cluster.clone(), config, leader_rx, shutdown_rx)
+        let (leader, leader_rx) = watch::channel(leading.unwrap_or(false));
+        let _guard = rt.enter();
+        let (cluster, raft, leader_rx): (Arc<dyn Cluster>, _, _) = match leading {
+            Some(_) => (
+                Arc::new(LocalCluster::new(Box::new(fsm), reader, clock)),
+                None,
+                leader_rx,
+            ),
+            None => {
+                let mut storage = SledStorage::open(&db).expect("raft storage");
+                storage.initialize(&[1]).expect("bootstrap");
+                let net = MemoryNetwork::new();
+                let handle = sched_server::raft::spawn(
+                    RaftConfig::new(1),
+                    storage,
+                    Box::new(fsm),
+                    net.transport(1),
+                )
+                .expect("raft node");
+                net.attach(1, handle.clone());
+                rt.block_on(handle.campaign()).expect("campaign");
+                let cluster = RaftCluster::new(handle.clone(), reader, clock);
+                let leads = cluster.leadership();
+                (Arc::new(cluster), Some(handle), leads)
+            }
         };
+        let scheduling = Scheduling::start(cluster.clone(), config, leader_rx, shutdown_rx);
+        drop(_guard);
         Env {
             rt,
             cluster,
+            raft,
             scheduling: Some(scheduling),
             shutdown,
             leader,
@@ -89,7 +132,17 @@ impl Env {
     }
 
     fn apply(&self, cmd: Command) -> u64 {
-        let resp = self.cluster.apply_now(&cmd).expect("applied");
+        let deadline = Instant::now() + DEADLINE;
+        let resp = loop {
+            match self.rt.block_on(self.cluster.apply(cmd.clone())) {
+                Ok(resp) => break resp,
+                // A single Raft node may still be electing itself.
+                Err(ClusterError::NotLeader) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("command not applied: {e}"),
+            }
+        };
         assert_eq!(resp.error, None, "command refused");
         resp.index
     }
@@ -192,6 +245,9 @@ impl Drop for Env {
         let _ = self.shutdown.send(true);
         if let Some(s) = self.scheduling.take() {
             self.rt.block_on(s.join(Duration::from_secs(10)));
+        }
+        if let Some(raft) = self.raft.take() {
+            self.rt.block_on(raft.shutdown());
         }
     }
 }
@@ -475,4 +531,19 @@ fn an_eval_past_its_delivery_limit_is_marked_failed_with_a_follow_up() {
         sched.broker.try_dequeue(&["service".to_owned()]).is_none(),
         "not before its time"
     );
+}
+
+#[test]
+fn a_single_raft_server_schedules_through_its_log() {
+    let env = Env::start_raft(Env::workers(2, 11));
+    for n in 1..=3 {
+        env.register_node(mock::node(n));
+    }
+    let eval = env.register_job(mock::service_job("web", 10, 1000, 1024));
+    env.wait_for("10 allocations committed through Raft", |s| {
+        live_allocs(s, "web").len() == 10
+            && s.eval(&eval)
+                .is_some_and(|e| e.status == EvalStatus::Complete)
+    });
+    assert_no_overcommit(&env.state());
 }

@@ -23,6 +23,7 @@ pub mod leader;
 pub mod local_cluster;
 pub mod plan_apply;
 pub mod plan_queue;
+pub mod raft_cluster;
 pub mod worker;
 
 use std::sync::Arc;
