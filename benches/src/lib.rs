@@ -5,9 +5,11 @@
 
 #![deny(missing_docs)]
 
+pub mod c1m;
 pub mod driver_start;
 pub mod packing;
 pub mod parse;
+pub mod system_100k;
 
 /// A benchmark: its name and the function that runs it and prints its figures.
 pub type Bench = (&'static str, fn() -> anyhow::Result<()>);
@@ -17,6 +19,8 @@ pub const BENCHES: &[Bench] = &[
     ("parse", parse::run),
     ("packing", packing::run),
     ("driver-start", driver_start::run),
+    ("c1m", c1m::run),
+    ("system-100k", system_100k::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.
