@@ -309,6 +309,11 @@ async fn process(
     // again (redelivered, or a blocked eval unblocked twice) must not mint
     // the IDs of its earlier run, so each delivery mixes in its token.
     sched_config.seed ^= delivery_seed(token);
+    // Unless configured, the scheduler reads the cluster's clock, not the
+    // machine's.
+    sched_config
+        .now_nanos
+        .get_or_insert_with(|| shared.cluster.now());
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _enter = span.enter();
