@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod client_idle;
+pub mod c1m;
 pub mod driver_start;
 pub mod http;
 pub mod packing;
@@ -14,6 +15,7 @@ pub mod raft;
 pub mod state_memory;
 pub mod raft_grpc;
 pub mod rpc;
+pub mod system_100k;
 
 /// A benchmark: its name and the function that runs it and prints its figures.
 pub type Bench = (&'static str, fn() -> anyhow::Result<()>);
@@ -29,6 +31,8 @@ pub const BENCHES: &[Bench] = &[
     ("state-memory", state_memory::run),
     ("rpc", rpc::run),
     ("raft-grpc", raft_grpc::run),
+    ("c1m", c1m::run),
+    ("system-100k", system_100k::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.

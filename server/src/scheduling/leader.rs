@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use super::Cluster;
 use super::blocked::BlockedEvals;
 use super::broker::EvalBroker;
+use super::capacity::CapacityTracker;
 use crate::fsm::Command;
 use crate::state::{StateEvent, StateEventKind, StateReader, StateSnapshot};
 
@@ -35,6 +36,7 @@ pub async fn run_leader(
     cluster: Arc<dyn Cluster>,
     broker: Arc<EvalBroker>,
     blocked: Arc<BlockedEvals>,
+    capacity: Arc<CapacityTracker>,
     mut leader: watch::Receiver<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -53,6 +55,7 @@ pub async fn run_leader(
             cluster: cluster.clone(),
             broker: broker.clone(),
             blocked: blocked.clone(),
+            capacity: capacity.clone(),
             retry: Vec::new(),
         };
         lead.run(&mut leader, &mut shutdown).await;
@@ -65,6 +68,7 @@ struct Leading {
     cluster: Arc<dyn Cluster>,
     broker: Arc<EvalBroker>,
     blocked: Arc<BlockedEvals>,
+    capacity: Arc<CapacityTracker>,
     /// Unblocked evals the broker still held a delivery of; offered again
     /// each tick until it takes them or the state shows them finished.
     retry: Vec<Evaluation>,
@@ -79,6 +83,7 @@ impl Leading {
         let reader = self.cluster.state();
         let mut events = reader.subscribe();
         let snap = reader.snapshot();
+        self.capacity.rebuild(&snap);
         self.broker.enable(&snap);
         self.blocked.enable(&snap);
         let mut base = snap.index();
@@ -104,6 +109,7 @@ impl Leading {
                         events = reader.subscribe();
                         let snap = reader.snapshot();
                         base = snap.index();
+                        self.capacity.rebuild(&snap);
                         self.rescan(&snap);
                     }
                     Err(RecvError::Closed) => return,
@@ -121,6 +127,12 @@ impl Leading {
     }
 
     fn on_event(&mut self, ev: &StateEvent, reader: &StateReader) {
+        match &ev.kind {
+            StateEventKind::Alloc(a) => self.capacity.alloc_changed(a),
+            StateEventKind::Node(n) => self.capacity.node_changed(n),
+            StateEventKind::NodeDeregistered(id) => self.capacity.node_removed(id),
+            _ => {}
+        }
         match &ev.kind {
             StateEventKind::Eval(e) => match e.status {
                 EvalStatus::Pending => {

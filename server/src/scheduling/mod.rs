@@ -18,10 +18,12 @@
 
 pub mod blocked;
 pub mod broker;
+pub mod capacity;
 pub mod leader;
 pub mod local_cluster;
 pub mod plan_apply;
 pub mod plan_queue;
+pub mod raft_cluster;
 pub mod worker;
 
 use std::sync::Arc;
@@ -36,6 +38,7 @@ use crate::state::StateReader;
 
 use blocked::BlockedEvals;
 use broker::{BrokerConfig, EvalBroker};
+use capacity::CapacityTracker;
 use plan_queue::PlanQueue;
 use worker::{WorkerConfig, WorkerStats};
 
@@ -93,6 +96,8 @@ pub struct Scheduling {
     pub plans: Arc<PlanQueue>,
     /// What the workers did.
     pub workers: Arc<WorkerStats>,
+    /// Free capacity per node, for the scheduler.
+    pub capacity: Arc<CapacityTracker>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -118,6 +123,7 @@ impl Scheduling {
             .max(config.worker.workers.max(1) * 2);
         let plans = Arc::new(PlanQueue::new(capacity));
         let workers = Arc::new(WorkerStats::default());
+        let capacity = Arc::new(CapacityTracker::new());
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(plan_apply::run_applier(
             cluster.clone(),
@@ -129,17 +135,22 @@ impl Scheduling {
             cluster.clone(),
             broker.clone(),
             blocked.clone(),
+            capacity.clone(),
             leader,
             shutdown.clone(),
         )));
+        let shared = worker::Shared {
+            cluster: cluster.clone(),
+            broker: broker.clone(),
+            plans: plans.clone(),
+            capacity: capacity.clone(),
+            stats: workers.clone(),
+        };
         for n in 0..config.worker.workers.max(1) {
             tasks.push(tokio::spawn(worker::run_worker(
                 n,
-                cluster.clone(),
-                broker.clone(),
-                plans.clone(),
+                shared.clone(),
                 config.worker.clone(),
-                workers.clone(),
                 shutdown.clone(),
             )));
         }
@@ -148,6 +159,7 @@ impl Scheduling {
             blocked,
             plans,
             workers,
+            capacity,
             tasks,
         }
     }

@@ -77,6 +77,14 @@ fn refuse_reason(
     let Some(node) = state.node(id) else {
         return Some("node not found".to_owned());
     };
+    // An ID already taken by another allocation would overwrite it.
+    if let Some(clash) = placing.clone().find(|a| {
+        state
+            .alloc(&a.id)
+            .is_some_and(|old| old.name != a.name || old.job_id != a.job_id)
+    }) {
+        return Some(format!("allocation ID {} already in use", clash.id.0));
+    }
     let new_ones = placing.clone().any(|a| state.alloc(&a.id).is_none());
     if new_ones && !node.is_schedulable() {
         return Some("node not ready or not eligible".to_owned());
@@ -207,16 +215,15 @@ impl InFlight {
             .collect()
     }
 
-    /// Waits for the commit and answers the worker; returns the index it
-    /// committed at.
-    async fn finish(self) -> Option<u64> {
+    /// Waits for the commit and answers the worker.
+    async fn finish(self) -> Finished {
         let outcome = match self.handle.await {
             Ok(Ok(resp)) => match resp.error {
-                Some(e) => Err(PlanError::Cluster(ClusterError::Rejected(e))),
+                Some(e) => Err(ClusterError::Rejected(e)),
                 None => Ok(resp.index),
             },
-            Ok(Err(e)) => Err(PlanError::Cluster(e)),
-            Err(e) => Err(PlanError::Cluster(ClusterError::Unavailable(e.to_string()))),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(ClusterError::Unavailable(e.to_string())),
         };
         match outcome {
             Ok(index) => {
@@ -226,14 +233,63 @@ impl InFlight {
                     result.refresh_index = index.max(self.snapshot_index);
                 }
                 let _ = self.reply.send(Ok(result));
-                Some(index)
+                Finished::Committed(index)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "committing a plan failed");
-                let _ = self.reply.send(Err(e));
-                None
+                // A timeout or a vanished commit task may still commit
+                // later; a refusal or a lost leadership did not.
+                let uncertain = matches!(e, ClusterError::Timeout | ClusterError::Unavailable(_));
+                let _ = self.reply.send(Err(PlanError::Cluster(e)));
+                Finished::Failed { uncertain }
             }
         }
+    }
+}
+
+/// How a commit ended.
+enum Finished {
+    Committed(u64),
+    Failed { uncertain: bool },
+}
+
+/// What the applier knows about the commits behind it.
+struct Applier {
+    cluster: Arc<dyn Cluster>,
+    /// Every commit that finished is at or below this index.
+    last_index: u64,
+    /// A failed commit may still land: the state must pass a barrier
+    /// before the next check can trust it.
+    uncertain: bool,
+}
+
+impl Applier {
+    async fn finish(&mut self, f: InFlight) {
+        match f.finish().await {
+            Finished::Committed(i) => self.last_index = self.last_index.max(i),
+            Finished::Failed { uncertain } => self.uncertain |= uncertain,
+        }
+    }
+
+    /// A snapshot that holds every commit that finished (and any that
+    /// failed uncertainly), or why there is none.
+    async fn settled_snapshot(&mut self) -> Result<StateSnapshot, ClusterError> {
+        if self.uncertain {
+            // Commands apply in order: once a no-op proposed now is
+            // applied, an earlier commit either landed or never will.
+            let resp = self.cluster.apply(Command::Noop).await?;
+            self.last_index = self.last_index.max(resp.index);
+            self.uncertain = false;
+        }
+        let snapshot = self
+            .cluster
+            .state()
+            .wait_for_index(self.last_index, INDEX_WAIT)
+            .await;
+        if snapshot.index() < self.last_index {
+            return Err(ClusterError::Timeout);
+        }
+        Ok(snapshot)
     }
 }
 
@@ -244,9 +300,12 @@ pub async fn run_applier(
     broker: Arc<EvalBroker>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let reader = cluster.state();
+    let mut applier = Applier {
+        cluster: cluster.clone(),
+        last_index: 0,
+        uncertain: false,
+    };
     let mut in_flight: Option<InFlight> = None;
-    let mut last_index = 0u64;
     loop {
         if *shutdown.borrow() {
             break;
@@ -260,10 +319,8 @@ pub async fn run_applier(
             }
         };
         let Some(pending) = next else {
-            if let Some(f) = in_flight.take()
-                && let Some(i) = f.finish().await
-            {
-                last_index = last_index.max(i);
+            if let Some(f) = in_flight.take() {
+                applier.finish(f).await;
             }
             continue;
         };
@@ -274,16 +331,21 @@ pub async fn run_applier(
                 .send(Err(PlanError::TokenMismatch(plan.eval_id.clone())));
             continue;
         }
-        let snapshot = reader.wait_for_index(last_index, INDEX_WAIT).await;
+        let snapshot = match applier.settled_snapshot().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "state not settled; refusing the plan");
+                let _ = pending.reply.send(Err(PlanError::Cluster(e)));
+                continue;
+            }
+        };
         let overlay = in_flight
             .as_ref()
             .map(InFlight::overlay)
             .unwrap_or_default();
         let checked = check_plan(&snapshot, &overlay, &plan, cluster.now());
-        if let Some(f) = in_flight.take()
-            && let Some(i) = f.finish().await
-        {
-            last_index = last_index.max(i);
+        if let Some(f) = in_flight.take() {
+            applier.finish(f).await;
         }
         let Some(command) = checked.command.clone() else {
             let mut result = checked.result;
@@ -303,7 +365,7 @@ pub async fn run_applier(
         });
     }
     if let Some(f) = in_flight.take() {
-        f.finish().await;
+        applier.finish(f).await;
     }
 }
 
@@ -455,5 +517,21 @@ mod tests {
         );
         let fits = plan(vec![alloc(3, &a, 1000)], vec![]);
         assert!(!check_plan(&s, &overlay, &fits, 0).refused);
+    }
+
+    #[test]
+    fn a_placement_reusing_another_allocations_id_is_refused() {
+        let a = mock::node(1);
+        let mut existing = alloc(1, &a, 100);
+        existing.name = "web.web[0]".to_owned();
+        let s = state(std::slice::from_ref(&a), std::slice::from_ref(&existing), 3);
+        let mut clash = alloc(1, &a, 100);
+        clash.name = "web.web[1]".to_owned();
+        let c = check_plan(&s, &Overlay::new(), &plan(vec![clash], vec![]), 0);
+        assert!(c.refused);
+        assert!(c.command.is_none());
+        // The same allocation updated in place is fine.
+        let c = check_plan(&s, &Overlay::new(), &plan(vec![existing], vec![]), 0);
+        assert!(!c.refused);
     }
 }

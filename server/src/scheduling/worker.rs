@@ -19,9 +19,9 @@ use tracing::Instrument;
 
 use super::Cluster;
 use super::broker::EvalBroker;
+use super::capacity::{CapacityTracker, IndexedSnapshot};
 use super::plan_queue::PlanQueue;
 use crate::fsm::Command;
-use crate::state::StateSnapshot;
 
 /// The workers' settings.
 #[derive(Debug, Clone)]
@@ -114,10 +114,8 @@ impl WorkerStats {
 /// The scheduler's [`Planner`] for one delivered eval.
 struct WorkerPlanner {
     runtime: Handle,
-    cluster: Arc<dyn Cluster>,
-    broker: Arc<EvalBroker>,
-    plans: Arc<PlanQueue>,
-    snapshot: StateSnapshot,
+    shared: Shared,
+    snapshot: IndexedSnapshot,
     eval_id: EvalId,
     token: String,
     config: WorkerConfig,
@@ -127,7 +125,7 @@ impl WorkerPlanner {
     fn write_evals(&mut self, evals: Vec<Evaluation>) -> Result<(), PlannerError> {
         let resp = self
             .runtime
-            .block_on(self.cluster.apply(Command::EvalUpsert { evals }))
+            .block_on(self.shared.cluster.apply(Command::EvalUpsert { evals }))
             .map_err(|e| PlannerError::Failed(e.to_string()))?;
         match resp.error {
             Some(e) => Err(PlannerError::Failed(e)),
@@ -136,8 +134,8 @@ impl WorkerPlanner {
     }
 
     fn stamp(&self, mut eval: Evaluation) -> Evaluation {
-        eval.snapshot_index = self.snapshot.index();
-        eval.modify_time = self.cluster.now();
+        eval.snapshot_index = self.snapshot.snapshot.index();
+        eval.modify_time = self.shared.cluster.now();
         eval
     }
 }
@@ -151,10 +149,11 @@ impl Planner for WorkerPlanner {
         plan.eval_token = self.token.clone();
         let result = self
             .runtime
-            .block_on(self.plans.submit(plan, self.config.plan_timeout))
+            .block_on(self.shared.plans.submit(plan, self.config.plan_timeout))
             .map_err(|e| PlannerError::Failed(e.to_string()))?;
         // Still working on it: keep the broker from taking it back.
-        self.broker
+        self.shared
+            .broker
             .outstanding_reset(&self.eval_id, &self.token)
             .map_err(|e| PlannerError::Failed(e.to_string()))?;
         Ok(result)
@@ -176,7 +175,7 @@ impl Planner for WorkerPlanner {
     }
 
     fn refresh(&mut self, index: u64) -> Result<(), PlannerError> {
-        let reader = self.cluster.state();
+        let reader = self.shared.cluster.state();
         let snapshot = self
             .runtime
             .block_on(reader.wait_for_index(index, self.config.index_wait));
@@ -186,7 +185,10 @@ impl Planner for WorkerPlanner {
                 snapshot.index()
             )));
         }
-        self.snapshot = snapshot;
+        self.snapshot = IndexedSnapshot {
+            snapshot,
+            capacity: self.shared.capacity.current(),
+        };
         Ok(())
     }
 }
@@ -202,16 +204,36 @@ enum WorkError {
     Join(String),
 }
 
+/// What every worker shares with the rest of the machinery.
+#[derive(Clone)]
+pub struct Shared {
+    /// The cluster.
+    pub cluster: Arc<dyn Cluster>,
+    /// The eval broker.
+    pub broker: Arc<EvalBroker>,
+    /// The plan queue.
+    pub plans: Arc<PlanQueue>,
+    /// The capacity index workers hand the scheduler.
+    pub capacity: Arc<CapacityTracker>,
+    /// Where workers record what they did.
+    pub stats: Arc<WorkerStats>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
 /// One worker's loop; runs until `shutdown` turns `true`.
 pub async fn run_worker(
     id: usize,
-    cluster: Arc<dyn Cluster>,
-    broker: Arc<EvalBroker>,
-    plans: Arc<PlanQueue>,
+    shared: Shared,
     config: WorkerConfig,
-    stats: Arc<WorkerStats>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let broker = shared.broker.clone();
+    let stats = shared.stats.clone();
     loop {
         if *shutdown.borrow() {
             break;
@@ -231,7 +253,7 @@ pub async fn run_worker(
             trace_id = %eval.trace_id,
         );
         let started = Instant::now();
-        let outcome = process(&cluster, &broker, &plans, &config, &eval, &token)
+        let outcome = process(&shared, &config, &eval, &token)
             .instrument(span.clone())
             .await;
         let _enter = span.enter();
@@ -253,15 +275,14 @@ pub async fn run_worker(
 }
 
 async fn process(
-    cluster: &Arc<dyn Cluster>,
-    broker: &Arc<EvalBroker>,
-    plans: &Arc<PlanQueue>,
+    shared: &Shared,
     config: &WorkerConfig,
     eval: &Evaluation,
     token: &str,
 ) -> Result<(), WorkError> {
     let want = eval.modify_index;
-    let snapshot = cluster
+    let snapshot = shared
+        .cluster
         .state()
         .wait_for_index(want, config.index_wait)
         .await;
@@ -273,16 +294,26 @@ async fn process(
     }
     let mut planner = WorkerPlanner {
         runtime: Handle::current(),
-        cluster: cluster.clone(),
-        broker: broker.clone(),
-        plans: plans.clone(),
-        snapshot,
+        shared: shared.clone(),
+        snapshot: IndexedSnapshot {
+            snapshot,
+            capacity: shared.capacity.current(),
+        },
         eval_id: eval.id.clone(),
         token: token.to_owned(),
         config: config.clone(),
     };
     let eval = eval.clone();
-    let sched_config = config.scheduler.clone();
+    let mut sched_config = config.scheduler.clone();
+    // The scheduler seeds allocation IDs from the eval; an eval processed
+    // again (redelivered, or a blocked eval unblocked twice) must not mint
+    // the IDs of its earlier run, so each delivery mixes in its token.
+    sched_config.seed ^= delivery_seed(token);
+    // Unless configured, the scheduler reads the cluster's clock, not the
+    // machine's.
+    sched_config
+        .now_nanos
+        .get_or_insert_with(|| shared.cluster.now());
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _enter = span.enter();
@@ -291,4 +322,16 @@ async fn process(
     .await
     .map_err(|e| WorkError::Join(e.to_string()))??;
     Ok(())
+}
+
+/// A seed from a delivery token (a random UUID).
+fn delivery_seed(token: &str) -> u64 {
+    let n = uuid::Uuid::parse_str(token)
+        .map(|u| u.as_u128())
+        .unwrap_or_else(|_| {
+            token
+                .bytes()
+                .fold(0u128, |h, b| h.wrapping_mul(31).wrapping_add(u128::from(b)))
+        });
+    (n as u64) ^ ((n >> 64) as u64)
 }
