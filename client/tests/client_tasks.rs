@@ -435,8 +435,13 @@ async fn finished_allocations_are_garbage_collected() {
             .into_iter()
             .map(|(id, v)| (id, v.done, v.update.client_status))
             .collect();
-        let server: Vec<_> = ids.iter().map(|id| servers.latest(id).map(|u| u.client_status)).collect();
-        panic!("finished allocations beyond the limit are removed: client {views:?} servers {server:?}")
+        let server: Vec<_> = ids
+            .iter()
+            .map(|id| servers.latest(id).map(|u| u.client_status))
+            .collect();
+        panic!(
+            "finished allocations beyond the limit are removed: client {views:?} servers {server:?}"
+        )
     });
     assert_eq!(client.allocs().len(), 1);
     assert!(
