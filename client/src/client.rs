@@ -515,9 +515,10 @@ impl Inner {
         }
     }
 
-    /// Removes finished allocations the servers are done with: those they
-    /// dropped at once, the rest oldest first while there are more than
-    /// `gc_max_allocs` or the disk is fuller than the threshold.
+    /// Removes finished allocations the servers are done with (they list
+    /// them as terminal, or no longer list them), oldest first: those beyond
+    /// the newest `gc_max_allocs`, and more while the disk is fuller than
+    /// the threshold.
     fn collect_garbage(&self) {
         let mut map = lock(&self.allocs);
         let mut collectable = lock(&self.collectable);
