@@ -228,7 +228,12 @@ pub fn spawn(spec: TaskSpec, svc: RunnerServices, mut local: LocalTask) -> TaskR
         control: control_rx,
         started: None,
     };
-    let join = tokio::spawn(runner.run());
+    // The owner learns the runner ended (not only that the task died).
+    let ended = Arc::clone(&runner.svc.changed);
+    let join = tokio::spawn(async move {
+        runner.run().await;
+        ended.notify_one();
+    });
     TaskRunnerHandle {
         name,
         state: state_rx,
