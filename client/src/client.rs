@@ -515,25 +515,31 @@ impl Inner {
         }
     }
 
-    /// Removes finished allocations the servers are done with: those they
-    /// dropped at once, the rest oldest first while there are more than
-    /// `gc_max_allocs` or the disk is fuller than the threshold.
+    /// Removes finished allocations the servers are done with (they list
+    /// them as terminal, or no longer list them), oldest first: those beyond
+    /// the newest `gc_max_allocs`, and more while the disk is fuller than
+    /// the threshold.
     fn collect_garbage(&self) {
         let mut map = lock(&self.allocs);
         let mut collectable = lock(&self.collectable);
+        // Finished allocations, oldest first; the newest `gc_max_allocs`
+        // stay unless the disk is too full.
         let mut finished: Vec<(u64, AllocId)> = map
             .iter()
-            .filter(|(id, r)| collectable.contains(*id) && r.view().done)
+            .filter(|(_, r)| r.view().done)
             .map(|(id, r)| (r.alloc().create_index, id.clone()))
             .collect();
         finished.sort();
-        let terminal = map.values().filter(|r| r.view().done).count();
-        let mut excess = terminal.saturating_sub(self.config.gc_max_allocs);
-        for (_, id) in finished {
+        let keep_from = finished.len().saturating_sub(self.config.gc_max_allocs);
+        for (i, (_, id)) in finished.into_iter().enumerate() {
+            if !collectable.contains(&id) {
+                continue;
+            }
+            let over_count = i < keep_from;
             let disk_full = disk_usage_percent(&self.config.alloc_dir)
                 .is_some_and(|p| p > self.config.gc_disk_usage_threshold);
-            if excess == 0 && !disk_full {
-                break;
+            if !over_count && !disk_full {
+                continue;
             }
             if let Some(r) = map.remove(&id) {
                 if let Err(e) = r.alloc_dir().destroy() {
@@ -543,8 +549,7 @@ impl Inner {
                     tracing::warn!(alloc_id = %id, error = %e, "removing the allocation's state");
                 }
                 collectable.remove(&id);
-                excess = excess.saturating_sub(1);
-                tracing::info!(alloc_id = %id, "garbage collected allocation");
+                tracing::info!(alloc_id = %id, disk_full, "garbage collected allocation");
             }
         }
     }

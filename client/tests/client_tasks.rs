@@ -450,3 +450,34 @@ async fn finished_allocations_are_garbage_collected() {
     );
     client.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_leader_takes_the_group_down() {
+    let dir = tempdir();
+    let servers = InMemoryServers::new();
+    let host = driver_host();
+    let (client, _stop) = start(dir.path(), &servers, &host).await;
+    let mut leader = sh_task("leader", "sleep 0.5");
+    leader.leader = Some(true);
+    let follower = sh_task("follower", "sleep 3600");
+    let a = alloc(&client.node_id(), "batch", vec![leader, follower], None);
+    let id = a.id.clone();
+    servers.put_alloc(a);
+    let v = eventually(LONG, || {
+        let v = client.alloc(&id)?;
+        v.done.then_some(v)
+    })
+    .await
+    .expect("the allocation ends when its leader does");
+    let f = &v.update.task_states["follower"];
+    let types = event_types(f);
+    assert!(types.contains(&"Leader Task Dead".to_string()), "{types:?}");
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some("Killed"),
+        "{types:?}"
+    );
+    assert!(!f.failed);
+    assert_eq!(v.update.client_status, ClientStatus::Complete);
+    client.shutdown().await;
+}

@@ -17,7 +17,12 @@
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// [`LogRotator`]'s "newest index not known yet".
+const UNKNOWN: u64 = u64::MAX;
 
 /// One of a task's output streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -105,6 +110,9 @@ pub struct LogRotator {
     stream: Stream,
     max_files: u64,
     max_bytes: u64,
+    /// The newest index, remembered so the frequent size check is one
+    /// `stat` rather than a directory listing.
+    live: Arc<AtomicU64>,
 }
 
 impl LogRotator {
@@ -126,6 +134,21 @@ impl LogRotator {
                 .unwrap_or(1)
                 .max(1)
                 .saturating_mul(1024 * 1024),
+            live: Arc::new(AtomicU64::new(UNKNOWN)),
+        }
+    }
+
+    /// The newest index, listing the directory only when not known.
+    fn newest(&self) -> Option<u64> {
+        match self.live.load(Ordering::Relaxed) {
+            UNKNOWN => {
+                let n = indices(&self.dir, &self.task, self.stream)
+                    .last()
+                    .copied()?;
+                self.live.store(n, Ordering::Relaxed);
+                Some(n)
+            }
+            n => Some(n),
         }
     }
 
@@ -141,6 +164,7 @@ impl LogRotator {
             .last()
             .copied()
             .unwrap_or(0);
+        self.live.store(n, Ordering::Relaxed);
         let path = self.dir.join(file_name(&self.task, self.stream, n));
         OpenOptions::new()
             .create(true)
@@ -153,11 +177,19 @@ impl LogRotator {
     /// Rotates the live file if it grew past the limit, and removes files
     /// beyond `max_files`. Returns whether it rotated.
     pub fn rotate_if_needed(&self) -> Result<bool, LogError> {
-        let Some(&n) = indices(&self.dir, &self.task, self.stream).last() else {
+        let Some(n) = self.newest() else {
             return Ok(false);
         };
         let live = self.dir.join(file_name(&self.task, self.stream, n));
-        let len = fs::metadata(&live).map_err(io_err(&live))?.len();
+        let len = match fs::metadata(&live) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Removed under us: list the directory again next time.
+                self.live.store(UNKNOWN, Ordering::Relaxed);
+                return Ok(false);
+            }
+            Err(e) => return Err(io_err(&live)(e)),
+        };
         if len < self.max_bytes {
             return Ok(false);
         }
@@ -173,6 +205,7 @@ impl LogRotator {
             .open(&next)
             .and_then(|f| f.set_len(0))
             .map_err(io_err(&next))?;
+        self.live.store(n + 1, Ordering::Relaxed);
         let keep_from = (n + 2).saturating_sub(self.max_files);
         for old in indices(&self.dir, &self.task, self.stream) {
             if old < keep_from {

@@ -36,6 +36,9 @@ use restart::{Decision, Policy, RestartTracker};
 
 /// The default time between the kill signal and a forced kill.
 pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Events kept per task: the oldest go first, so a task that restarts
+/// forever does not grow its state (and every update) without bound.
+pub const MAX_TASK_EVENTS: usize = 50;
 /// Consecutive failed driver polls after which the task counts as lost.
 const MAX_POLL_ERRORS: u32 = 5;
 
@@ -228,7 +231,12 @@ pub fn spawn(spec: TaskSpec, svc: RunnerServices, mut local: LocalTask) -> TaskR
         control: control_rx,
         started: None,
     };
-    let join = tokio::spawn(runner.run());
+    // The owner learns the runner ended (not only that the task died).
+    let ended = Arc::clone(&runner.svc.changed);
+    let join = tokio::spawn(async move {
+        runner.run().await;
+        ended.notify_one();
+    });
     TaskRunnerHandle {
         name,
         state: state_rx,
@@ -292,6 +300,15 @@ impl Runner {
             "task event"
         );
         self.local.state.events.push(e);
+        let over = self
+            .local
+            .state
+            .events
+            .len()
+            .saturating_sub(MAX_TASK_EVENTS);
+        if over > 0 {
+            self.local.state.events.drain(..over);
+        }
     }
 
     fn control_now(&mut self) -> Control {
