@@ -28,7 +28,6 @@ pub use client::{ClientConfig, PeerClient};
 pub use error::{HandlerError, RpcError, ServeError};
 pub use service::{ServeConfig, peer_routes, serve, serve_routes, serve_with};
 pub use replies::{JoinReply, PeerStatus};
-pub use service::{ServeConfig, serve, serve_with};
 pub use snapshot::{SnapshotError, SnapshotReassembler};
 pub use transport::{GrpcTransport, SnapshotOutcome, SnapshotReporter, TransportConfig};
 

@@ -76,16 +76,14 @@ pub async fn serve_with(
     config: ServeConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let timeout = config.request_timeout;
-    serve_routes(listener, peer_routes(handler, config), timeout, shutdown).await
+    let limits = config.clone();
+    serve_routes(listener, peer_routes(handler, config), &limits, shutdown).await
 }
 
-/// The `Peer` service with `config`'s limits, as routes the server can
-/// serve together with its other gRPC services on one listener.
+/// The `Peer` service with `config`'s limits, as routes a server can serve
+/// together with its other gRPC services on one listener.
 pub fn peer_routes(handler: Arc<dyn PeerHandler>, config: ServeConfig) -> Routes {
     let max_message = config.max_message_bytes;
-    let service = PeerService { handler, config };
-    let per_connection = config.max_concurrent_requests.max(1);
     let service = PeerService {
         handler,
         snapshot_slots: Semaphore::new(config.max_concurrent_snapshots.max(1)),
@@ -97,12 +95,13 @@ pub fn peer_routes(handler: Arc<dyn PeerHandler>, config: ServeConfig) -> Routes
     Routes::new(svc)
 }
 
-/// Serves `routes` on `listener` until `shutdown` completes; in-flight
-/// requests are let finish and each request is cut off after `timeout`.
+/// Serves `routes` on `listener` with `limits`' request timeout and
+/// per-connection concurrency until `shutdown` completes; in-flight requests
+/// are let finish.
 pub async fn serve_routes(
     listener: TcpListener,
     routes: Routes,
-    timeout: std::time::Duration,
+    limits: &ServeConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let local = listener.local_addr().ok();
@@ -120,10 +119,9 @@ pub async fn serve_routes(
         }
     });
     tonic::transport::Server::builder()
-        .timeout(timeout)
+        .timeout(limits.request_timeout)
+        .concurrency_limit_per_connection(limits.max_concurrent_requests.max(1))
         .add_routes(routes)
-        .concurrency_limit_per_connection(per_connection)
-        .add_service(svc)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     tracing::info!(addr = ?local, "gRPC stopped");

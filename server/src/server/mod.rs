@@ -10,7 +10,6 @@
 
 mod backend;
 mod bootstrap;
-mod cluster;
 mod leader;
 mod node;
 mod peer;
@@ -29,6 +28,8 @@ use crate::fsm::{Command, CommandResponse, Fsm, ServerEntry};
 use crate::heartbeat::{HeartbeatConfig, Heartbeats};
 use crate::raft::{RaftConfig, RaftHandle, RaftStatus, SledStorage};
 use crate::rpc::{ClientConfig, GrpcTransport, PeerClient, TransportConfig};
+use crate::scheduling::broker::Clock;
+use crate::scheduling::raft_cluster::RaftCluster;
 use crate::scheduling::{Scheduling, SchedulingConfig};
 use crate::state::StateReader;
 
@@ -211,19 +212,20 @@ impl Server {
         let nodes = Arc::new(node::Handler::default());
         let mut tasks = Vec::new();
         {
-            let serve = crate::rpc::ServeConfig::default();
-            let timeout = serve
+            let mut limits = crate::rpc::ServeConfig::default();
+            // A node's long poll may last this long.
+            limits.request_timeout = limits
                 .request_timeout
                 .max(crate::rpc::node::MAX_POLL_WAIT * 2);
-            let max_message = serve.max_message_bytes;
-            let routes = crate::rpc::peer_routes(handler.clone(), serve)
+            let max_message = limits.max_message_bytes;
+            let routes = crate::rpc::peer_routes(handler.clone(), limits.clone())
                 .add_service(crate::rpc::node::node_routes(nodes.clone(), max_message));
             let mut stop = shutdown_rx.clone();
             tasks.push(tokio::spawn(async move {
                 let stopped = async move {
                     let _ = stop.wait_for(|s| *s).await;
                 };
-                if let Err(err) = crate::rpc::serve_routes(rpc, routes, timeout, stopped).await {
+                if let Err(err) = crate::rpc::serve_routes(rpc, routes, &limits, stopped).await {
                     tracing::error!(error = %err, "gRPC listener failed");
                 }
             }));
@@ -279,8 +281,13 @@ impl Server {
             shutdown_rx.clone(),
         )));
         // Stage 7: the broker, workers and plan applier.
+        let cluster = RaftCluster::new(
+            shared.raft.clone(),
+            shared.reader.clone(),
+            Clock::new(leader::unix_nanos),
+        );
         let scheduling = Scheduling::start(
-            Arc::new(cluster::RaftCluster::new(shared.clone())),
+            Arc::new(cluster),
             config.scheduling.clone(),
             leader_rx,
             shutdown_rx,
