@@ -141,12 +141,17 @@ impl InProcess {
     }
 
     /// Proposes commands, up to `concurrency` at a time (Raft commits
-    /// concurrent proposals together), failing on the first refusal.
+    /// concurrent proposals together), failing on the first refusal. With
+    /// `retry_timeouts` (for commands that may be applied twice, like node
+    /// registrations) a proposal that timed out is proposed again, a few
+    /// times at most.
     pub(crate) fn apply_all(
         &self,
         cmds: impl IntoIterator<Item = Command>,
         concurrency: usize,
+        retry_timeouts: bool,
     ) -> anyhow::Result<()> {
+        let attempts = if retry_timeouts { 4 } else { 1 };
         self.rt.block_on(async {
             let mut set = tokio::task::JoinSet::new();
             for cmd in cmds {
@@ -156,7 +161,16 @@ impl InProcess {
                     }
                 }
                 let c = self.cluster.clone();
-                set.spawn(async move { c.apply(cmd).await });
+                set.spawn(async move {
+                    let mut left = attempts;
+                    loop {
+                        left -= 1;
+                        match c.apply(cmd.clone()).await {
+                            Err(ClusterError::Timeout) if left > 0 => continue,
+                            other => return other,
+                        }
+                    }
+                });
             }
             while let Some(r) = set.join_next().await {
                 check(r.context("proposal task")?)?;
@@ -180,12 +194,13 @@ impl InProcess {
                 evals: Vec::new(),
                 now: wall_nanos(),
             }),
-            256,
+            64,
+            true,
         )
     }
 
     pub(crate) fn register_jobs(&self, jobs: impl IntoIterator<Item = Job>) -> anyhow::Result<()> {
-        self.apply_all(jobs.into_iter().map(job_register), 64)
+        self.apply_all(jobs.into_iter().map(job_register), 64, false)
     }
 
     pub(crate) fn register_job(&self, job: Job) -> anyhow::Result<u64> {
