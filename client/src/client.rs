@@ -133,6 +133,7 @@ impl Client {
                 drivers: driver_host,
                 state: state.clone(),
                 poll_interval: config.task_poll_interval,
+                poll_max_interval: config.task_poll_max_interval,
                 stats_interval: config.stats_interval,
                 changed: Arc::new(Notify::new()),
             },

@@ -46,8 +46,13 @@ pub struct ClientConfig {
     pub http_addr: String,
     /// At most one batch of allocation updates is sent per interval.
     pub update_interval: Duration,
-    /// How often a running task's driver is asked whether it exited.
+    /// How soon after a start a running task's driver is first asked
+    /// whether it exited; the interval doubles while the task runs, up to
+    /// `task_poll_max_interval` (each ask is a WASM driver call).
     pub task_poll_interval: Duration,
+    /// The longest interval between asks: how late, at most, the exit of a
+    /// long-running task is noticed.
+    pub task_poll_max_interval: Duration,
     /// How long one long poll for allocations may wait at the servers.
     pub alloc_watch_wait: Duration,
     /// How long [`crate::Client::start`] keeps trying to register.
@@ -80,6 +85,7 @@ impl ClientConfig {
             http_addr: String::new(),
             update_interval: Duration::from_millis(200),
             task_poll_interval: Duration::from_secs(1),
+            task_poll_max_interval: Duration::from_secs(5),
             alloc_watch_wait: Duration::from_secs(30),
             register_timeout: Duration::from_secs(30),
             gc_max_allocs: 50,

@@ -105,8 +105,10 @@ pub struct RunnerServices {
     pub drivers: DriverHost,
     /// The local state.
     pub state: LocalState,
-    /// How often the driver is asked about the task.
+    /// How soon the driver is first asked about a started task.
     pub poll_interval: Duration,
+    /// The longest interval between asks (the interval doubles up to it).
+    pub poll_max_interval: Duration,
     /// How often the task's usage is sampled.
     pub stats_interval: Duration,
     /// Notified on every change of the task's state.
@@ -678,6 +680,7 @@ impl Runner {
             .filter(|d| !d.is_zero());
         let mut errors = 0u32;
         let mut last_stats: Option<Instant> = None;
+        let mut interval = self.svc.poll_interval;
         loop {
             match self.control_now() {
                 Control::Run => {}
@@ -745,9 +748,10 @@ impl Runner {
             }
             let mut control = self.control.clone();
             tokio::select! {
-                _ = tokio::time::sleep(self.svc.poll_interval) => {}
+                _ = tokio::time::sleep(interval) => {}
                 _ = control.changed() => {}
             }
+            interval = (interval * 2).min(self.svc.poll_max_interval.max(self.svc.poll_interval));
         }
     }
 

@@ -161,6 +161,7 @@ pub fn driver_host() -> DriverHost {
 pub fn config(dir: &Path) -> ClientConfig {
     let mut c = ClientConfig::new(dir.join("state"), dir.join("alloc"));
     c.task_poll_interval = Duration::from_millis(100);
+    c.task_poll_max_interval = Duration::from_millis(200);
     c.update_interval = Duration::from_millis(50);
     c.alloc_watch_wait = Duration::from_secs(1);
     c.stats_interval = Duration::from_millis(500);
