@@ -2,7 +2,7 @@
 //! end, through the driver host (the real WASM drivers).
 //!
 //! It owns the task's run loop: the hooks ([`hooks`]), the environment
-//! ([`env`]), starting through the driver, polling for the exit, the
+//! ([`env`](mod@env)), starting through the driver, polling for the exit, the
 //! restart policy ([`restart`]) with Nomad's task events ([`events`]),
 //! kills (signal, timeout, shutdown delay, `max_run_duration`), log
 //! rotation, and re-attaching after a client restart. It persists the

@@ -5,7 +5,7 @@
 //! Owns how the parts are wired and in which order they start (the state
 //! before Raft, the peer listener before bootstrap so other servers can find
 //! this one, Raft before anything that writes) and the write path every
-//! component shares ([`Server::apply`], which forwards to the leader). It does
+//! component shares ([`ServerHandle::apply`], which forwards to the leader). It does
 //! not implement any part itself.
 
 mod backend;
