@@ -95,7 +95,7 @@ async fn measure() -> anyhow::Result<()> {
     );
 
     // Listing 1,000 job stubs (the first 1,000 of the registered ones).
-    let prefix_url = format!("{base}/v1/jobs?prefix=job-0");
+    let prefix_url = format!("{base}/v1/jobs?prefix=job-00");
     let mut total = Duration::ZERO;
     let mut listed = 0;
     for _ in 0..LIST_ROUNDS {
