@@ -5,16 +5,16 @@
 
 #![deny(missing_docs)]
 
-pub mod client_idle;
 pub mod c1m;
+pub mod client_idle;
 pub mod driver_start;
 pub mod http;
 pub mod packing;
 pub mod parse;
 pub mod raft;
-pub mod state_memory;
 pub mod raft_grpc;
 pub mod rpc;
+pub mod state_memory;
 pub mod system_100k;
 
 /// A benchmark: its name and the function that runs it and prints its figures.

@@ -12,9 +12,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use sched_core::model::{EvalId, EvalStatus, Evaluation, NodeId};
+use sched_core::model::{Evaluation, Job, NodeId};
 use sched_scheduler::job_view::JobView;
 
+use crate::evals::{new_eval, trigger};
 use crate::state::StateSnapshot;
 
 /// How heartbeats are paced.
@@ -140,50 +141,25 @@ impl Heartbeats {
 pub fn node_evals(snapshot: &StateSnapshot, node_id: &NodeId, now: i64) -> Vec<Evaluation> {
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     let mut out = Vec::new();
-    let mut push = |namespace: &str, job_id: &str, priority: i64, kind: &str, modify: u64| {
-        if seen.insert((namespace.to_owned(), job_id.to_owned())) {
-            out.push(Evaluation {
-                id: EvalId::generate(),
-                namespace: namespace.to_owned(),
-                priority,
-                r#type: kind.to_owned(),
-                triggered_by: "node-update".to_owned(),
-                job_id: job_id.to_owned(),
-                job_modify_index: modify,
-                node_id: Some(node_id.clone()),
-                status: EvalStatus::Pending,
-                create_time: now,
-                modify_time: now,
-                trace_id: uuid::Uuid::new_v4().to_string(),
-                ..Default::default()
-            });
+    let mut push = |job: &Job| {
+        if seen.insert((job.ns().to_owned(), job.job_id().to_owned())) {
+            let mut eval = new_eval(job, trigger::NODE_UPDATE, now);
+            eval.node_id = Some(node_id.clone());
+            out.push(eval);
         }
     };
     for alloc in snapshot.allocs_by_node(node_id) {
         if alloc.client_status.is_terminal() {
             continue;
         }
-        let Some(job) = snapshot.job(&alloc.namespace, &alloc.job_id) else {
-            continue;
-        };
-        push(
-            job.ns(),
-            job.job_id(),
-            job.prio(),
-            job.job_type(),
-            job.job_modify_index.unwrap_or(0),
-        );
+        if let Some(job) = snapshot.job(&alloc.namespace, &alloc.job_id) {
+            push(&job);
+        }
     }
     for job in snapshot.jobs("*", "") {
         let kind = job.job_type();
         if (kind == "system" || kind == "sysbatch") && !job.stopped() {
-            push(
-                job.ns(),
-                job.job_id(),
-                job.prio(),
-                kind,
-                job.job_modify_index.unwrap_or(0),
-            );
+            push(&job);
         }
     }
     out

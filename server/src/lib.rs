@@ -7,6 +7,7 @@
 //! `sched-scheduler`, which this crate drives) nor run tasks (`sched-client`).
 #![deny(missing_docs)]
 
+pub mod evals;
 pub mod fsm;
 pub mod heartbeat;
 pub mod http;

@@ -26,8 +26,8 @@ use crate::fsm::{Command, CommandResponse, ServerEntry};
 
 pub use client::{ClientConfig, PeerClient};
 pub use error::{HandlerError, RpcError, ServeError};
-pub use service::{ServeConfig, peer_routes, serve, serve_routes, serve_with};
 pub use replies::{JoinReply, PeerStatus};
+pub use service::{ServeConfig, peer_routes, serve, serve_routes, serve_with};
 pub use snapshot::{SnapshotError, SnapshotReassembler};
 pub use transport::{GrpcTransport, SnapshotOutcome, SnapshotReporter, TransportConfig};
 

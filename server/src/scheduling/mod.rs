@@ -21,6 +21,7 @@ pub mod broker;
 pub mod capacity;
 pub mod leader;
 pub mod local_cluster;
+pub mod periodic;
 pub mod plan_apply;
 pub mod plan_queue;
 pub mod raft_cluster;
@@ -129,6 +130,11 @@ impl Scheduling {
             cluster.clone(),
             plans.clone(),
             broker.clone(),
+            shutdown.clone(),
+        )));
+        tasks.push(tokio::spawn(periodic::run_periodic(
+            cluster.clone(),
+            leader.clone(),
             shutdown.clone(),
         )));
         tasks.push(tokio::spawn(leader::run_leader(

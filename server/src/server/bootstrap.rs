@@ -21,6 +21,8 @@ use super::{ServerConfig, ServerError};
 const META_TREE: &str = "server-meta";
 const RAFT_ID_KEY: &[u8] = b"raft_id";
 const PEERS_KEY: &[u8] = b"bootstrap_peers";
+/// The first pause between rounds of asking the join addresses.
+const FIRST_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Remembers the peers learned while forming or joining, so a server
 /// restarted before the replicated address book held them can still reach
@@ -67,7 +69,9 @@ pub(super) fn raft_id(db: &sled::Db) -> Result<u64, sled::Error> {
 }
 
 /// Forms or joins the cluster for a fresh storage. Retries every
-/// `retry_interval` until it succeeds (the caller bounds it by shutdown).
+/// Retries until it succeeds (the caller bounds it by shutdown): quickly at
+/// first, since servers started together come up within moments of each
+/// other, then backing off to `retry_interval`.
 pub(super) async fn form(
     db: &sled::Db,
     config: &ServerConfig,
@@ -83,6 +87,7 @@ pub(super) async fn form(
         return Ok(());
     }
     let mut round = 0u64;
+    let mut pause = FIRST_RETRY.min(config.retry_interval);
     loop {
         round += 1;
         let mut known: BTreeMap<u64, ServerEntry> = BTreeMap::new();
@@ -157,7 +162,8 @@ pub(super) async fn form(
                 "waiting for servers to bootstrap with"
             );
         }
-        tokio::time::sleep(config.retry_interval).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(config.retry_interval.max(FIRST_RETRY));
     }
 }
 

@@ -5,11 +5,9 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use sched_core::model::{
-    Allocation, ClientStatus, EvalId, EvalStatus, Evaluation, Node, NodeId, NodeStatus,
-};
-use sched_scheduler::job_view::JobView;
+use sched_core::model::{Allocation, ClientStatus, Node, NodeId, NodeStatus};
 
+use crate::evals::{new_eval, trigger};
 use crate::fsm::{AllocClientUpdate, Command};
 use crate::heartbeat::node_evals;
 use crate::rpc::node::{NodeError, NodeHandler, NodeReply};
@@ -182,20 +180,7 @@ impl NodeHandler for Handler {
             if !jobs.insert((alloc.namespace.clone(), alloc.job_id.clone())) {
                 continue;
             }
-            evals.push(Evaluation {
-                id: EvalId::generate(),
-                namespace: alloc.namespace.clone(),
-                priority: job.prio(),
-                r#type: job.job_type().to_owned(),
-                triggered_by: "alloc-failure".into(),
-                job_id: alloc.job_id.clone(),
-                job_modify_index: job.job_modify_index.unwrap_or(0),
-                status: EvalStatus::Pending,
-                create_time: now,
-                modify_time: now,
-                trace_id: uuid::Uuid::new_v4().to_string(),
-                ..Default::default()
-            });
+            evals.push(new_eval(&job, trigger::ALLOC_FAILURE, now));
         }
         let resp = server
             .apply(Command::AllocClientUpdate {
