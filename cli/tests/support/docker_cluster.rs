@@ -12,11 +12,8 @@
 //! is removed when the cluster drops, also when the test panics. Every
 //! `docker` call has a deadline.
 //!
-//! The kit drives the `docker` CLI. It does not build the binary: it uses
-//! `$SCHED_BIN`, or the `sched` next to the test executable's directory
-//! (`target/<profile>/sched`), which `cargo test --workspace` builds; after
-//! changing the agent, build it (`cargo build -p sched-cli`) before running
-//! these tests alone.
+//! The kit drives the `docker` CLI. It uses `$SCHED_BIN`, else the `sched`
+//! binary Cargo builds for the CLI's integration tests.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -75,7 +72,7 @@ pub enum DockerError {
     #[error("cannot build the image's root filesystem: {0}")]
     RootFs(String),
     /// The `sched` binary was not found.
-    #[error("no sched binary at {0}: build it with `cargo build -p sched-cli` or set SCHED_BIN")]
+    #[error("no sched binary at {0}: point SCHED_BIN at a built `sched`")]
     NoBinary(PathBuf),
     /// A name the cluster does not know.
     #[error("no container named {0:?} in this cluster")]
@@ -179,27 +176,16 @@ pub fn docker_unavailable() -> Option<String> {
     }
 }
 
-/// The `sched` binary the image is made from.
+/// The `sched` binary the image is made from: `$SCHED_BIN`, else the one
+/// Cargo built for these tests.
 pub fn sched_binary() -> Result<PathBuf, DockerError> {
-    if let Some(p) = std::env::var_os("SCHED_BIN") {
-        let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(DockerError::NoBinary(p))
-        };
-    }
-    // Test executables live in target/<profile>/deps; the binary one level up.
-    let exe = std::env::current_exe().map_err(|e| DockerError::RootFs(e.to_string()))?;
-    let candidate = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("sched"))
-        .unwrap_or_else(|| PathBuf::from("sched"));
-    if candidate.is_file() {
-        Ok(candidate)
+    let p = std::env::var_os("SCHED_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sched")));
+    if p.is_file() {
+        Ok(p)
     } else {
-        Err(DockerError::NoBinary(candidate))
+        Err(DockerError::NoBinary(p))
     }
 }
 
