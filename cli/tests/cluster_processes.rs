@@ -295,6 +295,7 @@ fn three_processes_elect_one_leader_survive_its_death_and_take_it_back() {
     let survivors = others(leader);
     let new_leader = cluster.wait_leader(&survivors, FAILOVER * 2);
     let failover = killed_at.elapsed();
+    eprintln!("a new leader {failover:?} after the leader was killed");
     assert!(
         failover < FAILOVER,
         "a new leader took {failover:?} after the leader was killed"

@@ -2,21 +2,21 @@
 //! binary runs in containers on a private network that the kit can cut,
 //! reconnect, kill, stop and restart, and removes when the test ends.
 //!
-//! Skipped, with the reason printed, only when no Docker engine answers.
+//! Skipped, with the reason printed, only when no Docker engine answers (a
+//! failure instead when `SCHED_REQUIRE_DOCKER` is set, as in CI).
 
 mod support;
 
 use std::time::Duration;
 
 use support::docker_cluster::{
-    DockerCluster, LABEL, NodeSpec, SchedImage, docker, docker_unavailable, sched_binary,
+    DockerCluster, LABEL, NodeSpec, SchedImage, docker, sched_binary, skip_without_docker,
 };
 
 const EXIT: Duration = Duration::from_secs(60);
 
 fn image() -> Option<SchedImage> {
-    if let Some(reason) = docker_unavailable() {
-        eprintln!("skipping: no Docker engine answers ({reason})");
+    if skip_without_docker() {
         return None;
     }
     let binary = sched_binary().expect("the sched binary");
