@@ -649,10 +649,26 @@ impl DockerCluster {
 
     /// The container's address on this network while it is attached, `None` when it is not.
     pub fn attached_ip(&self, name: &str) -> Result<Option<Ipv4Addr>, DockerError> {
+        self.ip_on(name, &self.network)
+    }
+
+    /// The control network's name, if the cluster has one.
+    pub fn control_network(&self) -> Option<&str> {
+        self.control.as_ref().map(|(name, _)| name.as_str())
+    }
+
+    /// The container's address on the control network while it is attached.
+    pub fn control_attached_ip(&self, name: &str) -> Result<Option<Ipv4Addr>, DockerError> {
+        match self.control_network() {
+            Some(control) => self.ip_on(name, control),
+            None => Ok(None),
+        }
+    }
+
+    fn ip_on(&self, name: &str, network: &str) -> Result<Option<Ipv4Addr>, DockerError> {
         let n = self.node(name)?;
         let format = format!(
-            "{{{{with index .NetworkSettings.Networks \"{}\"}}}}{{{{.IPAddress}}}}{{{{end}}}}",
-            self.network
+            "{{{{with index .NetworkSettings.Networks \"{network}\"}}}}{{{{.IPAddress}}}}{{{{end}}}}"
         );
         let out = docker(
             &["inspect", "--format", &format, &n.container],
