@@ -246,6 +246,20 @@ fn a_leader_cut_off_the_network_is_replaced_and_catches_up_when_back() {
     let servers = Servers::start(&image);
     let all = [0, 1, 2];
     let leader = servers.wait_leader(&all, FORM);
+    // Every server knows its peers by the addresses they advertise on the
+    // cluster network, not by the 0.0.0.0 they bind.
+    let mut want = servers.rpc_addrs.clone();
+    want.sort();
+    poll::until("every server listing its peers", REPLICATE, || {
+        for i in all {
+            let mut peers = servers.call(i, servers.clients[i].status_peers())?;
+            peers.sort();
+            if peers != want {
+                return Err(format!("{} lists {peers:?}", Servers::name(i)));
+            }
+        }
+        Ok(())
+    });
     let mut acked = Vec::new();
     servers.write_through(&all, &all, "formed", &mut acked);
 
