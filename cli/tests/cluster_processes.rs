@@ -8,10 +8,11 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sched_api::{Client, QueryOptions};
@@ -27,12 +28,26 @@ const FAILOVER: Duration = Duration::from_secs(5);
 /// How long a SIGTERMed agent may take to exit.
 const EXIT: Duration = Duration::from_secs(30);
 
-/// A free loopback port (released before the agent binds it).
+/// Ports this test process handed out already: the tests run in parallel,
+/// and a port released by one may be the next one the kernel offers another.
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A free loopback port (released before the agent binds it), never one
+/// handed out before in this process.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    // Holding the listeners until the end keeps the kernel from offering
+    // the same port twice in this loop.
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("a bound address").port();
+        if handed_out.insert(port) {
+            return port;
+        }
+        held.push(listener);
+    }
+    panic!("no fresh loopback port in 64 tries");
 }
 
 /// One server agent: its ports and data directory outlive its process, so
@@ -182,7 +197,8 @@ impl Cluster {
 
     /// The index of the leader every agent in `among` names, if they agree
     /// on one of themselves.
-    fn agreed_leader(&self, among: &[usize]) -> Result<usize, String> {
+    fn agreed_leader(&mut self, among: &[usize]) -> Result<usize, String> {
+        self.assert_running(among);
         let mut named = Vec::new();
         for &i in among {
             let leader = self
@@ -202,7 +218,19 @@ impl Cluster {
             .ok_or_else(|| format!("{first} is none of the expected servers"))
     }
 
-    fn wait_leader(&self, among: &[usize], timeout: Duration) -> usize {
+    /// Fails the test at once when an agent that should run has exited:
+    /// no amount of waiting brings it back.
+    fn assert_running(&mut self, among: &[usize]) {
+        for &i in among {
+            let agent = &mut self.agents[i];
+            let exited = agent.child.as_mut().map(|c| c.try_wait());
+            if let Some(Ok(Some(status))) = exited {
+                panic!("{} exited with {status}", agent.name);
+            }
+        }
+    }
+
+    fn wait_leader(&mut self, among: &[usize], timeout: Duration) -> usize {
         poll::until("one leader all agree on", timeout, || {
             self.agreed_leader(among)
         })
