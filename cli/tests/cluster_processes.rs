@@ -374,7 +374,13 @@ fn three_processes_stopped_with_sigterm_start_again_with_their_state() {
     let mut order = others(leader);
     order.push(leader);
     for i in order {
+        let asked = Instant::now();
         let status = cluster.agents[i].terminate();
+        eprintln!(
+            "{} exited {:?} after SIGTERM",
+            cluster.agents[i].name,
+            asked.elapsed()
+        );
         assert_eq!(
             status.code(),
             Some(0),
@@ -386,7 +392,9 @@ fn three_processes_stopped_with_sigterm_start_again_with_their_state() {
     for a in &mut cluster.agents {
         a.start();
     }
+    let restarted = Instant::now();
     cluster.wait_leader(&[0, 1, 2], FORM);
+    eprintln!("a leader {:?} after the restart", restarted.elapsed());
     cluster.wait_replicated(&[0, 1, 2], &acked);
     // And the restarted cluster still commits.
     cluster
