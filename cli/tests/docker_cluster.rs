@@ -1,22 +1,23 @@
 //! The Docker cluster kit proves itself: an image made from the `sched`
-//! binary runs in containers on a private network that the kit can cut,
-//! reconnect, kill, stop and restart, and removes when the test ends.
+//! binary runs in containers on a private network, and optionally an
+//! internal control network beside it, that the kit can cut, reconnect,
+//! kill, stop and restart, and removes when the test ends.
 //!
-//! Skipped, with the reason printed, only when no Docker engine answers.
+//! Skipped, with the reason printed, only when no Docker engine answers (a
+//! failure instead when `SCHED_REQUIRE_DOCKER` is set, as in CI).
 
 mod support;
 
 use std::time::Duration;
 
 use support::docker_cluster::{
-    DockerCluster, LABEL, NodeSpec, SchedImage, docker, docker_unavailable, sched_binary,
+    DockerCluster, LABEL, NodeSpec, SchedImage, docker, sched_binary, skip_without_docker,
 };
 
 const EXIT: Duration = Duration::from_secs(60);
 
 fn image() -> Option<SchedImage> {
-    if let Some(reason) = docker_unavailable() {
-        eprintln!("skipping: no Docker engine answers ({reason})");
+    if skip_without_docker() {
         return None;
     }
     let binary = sched_binary().expect("the sched binary");
@@ -172,4 +173,49 @@ fn mounted_files_and_environment_reach_the_container() {
     )
     .expect("inspect");
     assert!(env.contains("NOMAD_ADDR=http://10.0.0.1:4646"), "{env}");
+}
+
+#[test]
+fn a_control_network_stays_attached_when_the_cluster_network_is_cut() {
+    let Some(image) = image() else { return };
+    let mut cluster = DockerCluster::with_control_network(&image).expect("networks");
+    let control = cluster
+        .control_network()
+        .expect("a control network")
+        .to_string();
+    let ip = cluster
+        .start(&NodeSpec {
+            stdin_open: true,
+            ..NodeSpec::new("c", 40, &["job", "validate", "-"])
+        })
+        .expect("start");
+    let control_ip = cluster.control_ip(40).expect("a control address");
+    assert_ne!(ip, control_ip);
+    assert_eq!(cluster.attached_ip("c").expect("inspect"), Some(ip));
+    assert_eq!(
+        cluster.control_attached_ip("c").expect("inspect"),
+        Some(control_ip)
+    );
+    // Internal: it routes nowhere but its own subnet, so it never carries
+    // traffic meant for the cut network.
+    let internal = docker(
+        &["network", "inspect", "--format", "{{.Internal}}", &control],
+        EXIT,
+    )
+    .expect("inspect network");
+    assert_eq!(internal.trim(), "true");
+
+    cluster.disconnect("c").expect("disconnect");
+    assert_eq!(cluster.attached_ip("c").expect("inspect"), None);
+    assert_eq!(
+        cluster.control_attached_ip("c").expect("inspect"),
+        Some(control_ip),
+        "the control network stays"
+    );
+
+    drop(cluster);
+    assert!(
+        docker(&["network", "inspect", &control], EXIT).is_err(),
+        "control network left"
+    );
 }

@@ -4,19 +4,16 @@
 //!
 //! No registry is reachable from the test machines, so nothing is pulled: the
 //! image is `docker import`ed from a minimal root filesystem holding the
-//! binary (as `/bin/sched`), the shared libraries `ldd` lists for it, and an
-//! empty `/tmp`. It is tagged `sched-test:<first 16 hex digits of the
+//! binary (as `/bin/sched`, without its debug info), the shared libraries
+//! `ldd` lists for it, and an empty `/tmp`. It is tagged `sched-test:<first 16 hex digits of the
 //! binary's SHA-256>` and reused while the binary is unchanged.
 //!
 //! Everything a [`DockerCluster`] creates carries the label `sched-test` and
 //! is removed when the cluster drops, also when the test panics. Every
 //! `docker` call has a deadline.
 //!
-//! The kit drives the `docker` CLI. It does not build the binary: it uses
-//! `$SCHED_BIN`, or the `sched` next to the test executable's directory
-//! (`target/<profile>/sched`), which `cargo test --workspace` builds; after
-//! changing the agent, build it (`cargo build -p sched-cli`) before running
-//! these tests alone.
+//! The kit drives the `docker` CLI. It uses `$SCHED_BIN`, else the `sched`
+//! binary Cargo builds for the CLI's integration tests.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -75,7 +72,7 @@ pub enum DockerError {
     #[error("cannot build the image's root filesystem: {0}")]
     RootFs(String),
     /// The `sched` binary was not found.
-    #[error("no sched binary at {0}: build it with `cargo build -p sched-cli` or set SCHED_BIN")]
+    #[error("no sched binary at {0}: point SCHED_BIN at a built `sched`")]
     NoBinary(PathBuf),
     /// A name the cluster does not know.
     #[error("no container named {0:?} in this cluster")]
@@ -179,27 +176,39 @@ pub fn docker_unavailable() -> Option<String> {
     }
 }
 
-/// The `sched` binary the image is made from.
+/// Set (to anything but `0`) where Docker must be there, as in CI: a
+/// missing engine then fails the Docker tests instead of skipping them.
+pub const REQUIRE_ENV: &str = "SCHED_REQUIRE_DOCKER";
+
+/// Whether a Docker test should skip: `true`, with the reason printed, when
+/// no engine answers.
+///
+/// # Panics
+///
+/// When no engine answers but `$SCHED_REQUIRE_DOCKER` demands one.
+pub fn skip_without_docker() -> bool {
+    let Some(reason) = docker_unavailable() else {
+        return false;
+    };
+    let required = std::env::var(REQUIRE_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(
+        !required,
+        "{REQUIRE_ENV} is set but no Docker engine answers: {reason}"
+    );
+    eprintln!("skipping: no Docker engine answers ({reason})");
+    true
+}
+
+/// The `sched` binary the image is made from: `$SCHED_BIN`, else the one
+/// Cargo built for these tests.
 pub fn sched_binary() -> Result<PathBuf, DockerError> {
-    if let Some(p) = std::env::var_os("SCHED_BIN") {
-        let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(DockerError::NoBinary(p))
-        };
-    }
-    // Test executables live in target/<profile>/deps; the binary one level up.
-    let exe = std::env::current_exe().map_err(|e| DockerError::RootFs(e.to_string()))?;
-    let candidate = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("sched"))
-        .unwrap_or_else(|| PathBuf::from("sched"));
-    if candidate.is_file() {
-        Ok(candidate)
+    let p = std::env::var_os("SCHED_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sched")));
+    if p.is_file() {
+        Ok(p)
     } else {
-        Err(DockerError::NoBinary(candidate))
+        Err(DockerError::NoBinary(p))
     }
 }
 
@@ -268,6 +277,17 @@ fn build_rootfs(binary: &Path, root: &Path) -> Result<(), DockerError> {
     let bin = root.join("bin");
     std::fs::create_dir_all(&bin).map_err(|e| fs_err("bin", e))?;
     std::fs::copy(binary, bin.join("sched")).map_err(|e| fs_err("copy sched", e))?;
+    // A debug build is mostly debug info, which only slows the import down.
+    // Without a working `strip` the image just carries it.
+    match Command::new("strip")
+        .arg("--strip-debug")
+        .arg(bin.join("sched"))
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(status) if status.success() => {}
+        _ => eprintln!("sched image: keeping debug info (strip --strip-debug failed)"),
+    }
     std::fs::set_permissions(bin.join("sched"), std::fs::Permissions::from_mode(0o755))
         .map_err(|e| fs_err("chmod sched", e))?;
     let tmp = root.join("tmp");
@@ -371,11 +391,18 @@ struct Node {
 }
 
 /// A private Docker network and the containers on it; all removed on drop.
+///
+/// Optionally a second, internal "control" network joins every container
+/// too: the host reaches the containers' HTTP APIs over it, so a container
+/// cut off the cluster network can still be asked things. Being internal,
+/// it gives containers no route anywhere else, so traffic for the cluster
+/// network never leaks through it.
 #[derive(Debug)]
 pub struct DockerCluster {
     image: String,
     network: String,
     subnet: [u8; 3],
+    control: Option<(String, [u8; 3])>,
     nodes: Vec<Node>,
 }
 
@@ -392,6 +419,35 @@ fn random_u64() -> u64 {
     h.finish()
 }
 
+/// Creates the bridge network `name` on a free private /24 and answers its
+/// first three octets.
+fn create_network(name: &str, internal: bool) -> Result<[u8; 3], DockerError> {
+    let mut last = None;
+    for _ in 0..SUBNET_ATTEMPTS {
+        let r = random_u64();
+        // 10.200.0.0 to 10.254.255.0: far from Docker's own default pools.
+        let subnet = [10, 200 + (r % 55) as u8, ((r >> 8) & 0xff) as u8];
+        let cidr = format!("{}.{}.{}.0/24", subnet[0], subnet[1], subnet[2]);
+        let label = format!("{LABEL}={name}");
+        let mut args = vec![
+            "network", "create", "--driver", "bridge", "--subnet", &cidr, "--label", &label,
+        ];
+        if internal {
+            args.push("--internal");
+        }
+        args.push(name);
+        match docker(&args, CALL_TIMEOUT) {
+            Ok(_) => return Ok(subnet),
+            // Another network holds this subnet: try another one.
+            Err(e @ DockerError::Failed { .. }) if e.to_string().contains("overlap") => {
+                last = Some(e)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| DockerError::RootFs("no free subnet".into())))
+}
+
 impl DockerCluster {
     /// Creates a network with a unique name on a free private /24 subnet.
     pub fn new(image: &SchedImage) -> Result<Self, DockerError> {
@@ -401,36 +457,33 @@ impl DockerCluster {
             CLUSTERS.fetch_add(1, Ordering::Relaxed),
             random_u64() & 0xffff
         );
-        let mut last = None;
-        for _ in 0..SUBNET_ATTEMPTS {
-            let r = random_u64();
-            // 10.200.0.0 to 10.254.255.0: far from Docker's own default pools.
-            let subnet = [10, 200 + (r % 55) as u8, ((r >> 8) & 0xff) as u8];
-            let cidr = format!("{}.{}.{}.0/24", subnet[0], subnet[1], subnet[2]);
-            let label = format!("{LABEL}={network}");
-            match docker(
-                &[
-                    "network", "create", "--driver", "bridge", "--subnet", &cidr, "--label",
-                    &label, &network,
-                ],
-                CALL_TIMEOUT,
-            ) {
-                Ok(_) => {
-                    return Ok(DockerCluster {
-                        image: image.tag().to_string(),
-                        network,
-                        subnet,
-                        nodes: Vec::new(),
-                    });
-                }
-                // Another network holds this subnet: try another one.
-                Err(e @ DockerError::Failed { .. }) if e.to_string().contains("overlap") => {
-                    last = Some(e)
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| DockerError::RootFs("no free subnet".into())))
+        let subnet = create_network(&network, false)?;
+        Ok(DockerCluster {
+            image: image.tag().to_string(),
+            network,
+            subnet,
+            control: None,
+            nodes: Vec::new(),
+        })
+    }
+
+    /// Like [`DockerCluster::new`], plus an internal control network that
+    /// every container started afterwards joins at the same host number
+    /// (see [`DockerCluster::control_ip`]).
+    pub fn with_control_network(image: &SchedImage) -> Result<Self, DockerError> {
+        let mut cluster = Self::new(image)?;
+        let name = format!("{}-ctl", cluster.network);
+        // Recorded only once created; the cluster's drop removes it then.
+        let subnet = create_network(&name, true)?;
+        cluster.control = Some((name, subnet));
+        Ok(cluster)
+    }
+
+    /// The address of host number `host` on the control network, if there is one.
+    pub fn control_ip(&self, host: u8) -> Option<Ipv4Addr> {
+        self.control
+            .as_ref()
+            .map(|(_, s)| Ipv4Addr::new(s[0], s[1], s[2], host))
     }
 
     /// The network's name.
@@ -494,6 +547,21 @@ impl DockerCluster {
         });
         let run: Vec<&str> = run.iter().map(String::as_str).collect();
         docker(&run, CALL_TIMEOUT)?;
+        if let (Some((control, _)), Some(control_ip)) = (&self.control, self.control_ip(spec.host))
+        {
+            let container = &self.node(&spec.name)?.container;
+            docker(
+                &[
+                    "network",
+                    "connect",
+                    "--ip",
+                    &control_ip.to_string(),
+                    control,
+                    container,
+                ],
+                CALL_TIMEOUT,
+            )?;
+        }
         Ok(ip)
     }
 
@@ -581,10 +649,26 @@ impl DockerCluster {
 
     /// The container's address on this network while it is attached, `None` when it is not.
     pub fn attached_ip(&self, name: &str) -> Result<Option<Ipv4Addr>, DockerError> {
+        self.ip_on(name, &self.network)
+    }
+
+    /// The control network's name, if the cluster has one.
+    pub fn control_network(&self) -> Option<&str> {
+        self.control.as_ref().map(|(name, _)| name.as_str())
+    }
+
+    /// The container's address on the control network while it is attached.
+    pub fn control_attached_ip(&self, name: &str) -> Result<Option<Ipv4Addr>, DockerError> {
+        match self.control_network() {
+            Some(control) => self.ip_on(name, control),
+            None => Ok(None),
+        }
+    }
+
+    fn ip_on(&self, name: &str, network: &str) -> Result<Option<Ipv4Addr>, DockerError> {
         let n = self.node(name)?;
         let format = format!(
-            "{{{{with index .NetworkSettings.Networks \"{}\"}}}}{{{{.IPAddress}}}}{{{{end}}}}",
-            self.network
+            "{{{{with index .NetworkSettings.Networks \"{network}\"}}}}{{{{.IPAddress}}}}{{{{end}}}}"
         );
         let out = docker(
             &["inspect", "--format", &format, &n.container],
@@ -634,8 +718,11 @@ impl Drop for DockerCluster {
                 eprintln!("docker cluster cleanup: {e}");
             }
         }
-        if let Err(e) = docker(&["network", "rm", &self.network], CALL_TIMEOUT) {
-            eprintln!("docker cluster cleanup: {e}");
+        let control = self.control.as_ref().map(|(name, _)| name.as_str());
+        for network in std::iter::once(self.network.as_str()).chain(control) {
+            if let Err(e) = docker(&["network", "rm", network], CALL_TIMEOUT) {
+                eprintln!("docker cluster cleanup: {e}");
+            }
         }
     }
 }
