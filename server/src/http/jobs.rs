@@ -693,17 +693,7 @@ async fn force(
         return Err(ApiError::bad(format!("Job {id:?} is stopped")));
     }
     let now = ctx.backend.now();
-    let child_id = format!("{id}/periodic-{}", now / 1_000_000_000);
-    let mut child = (*parent).clone();
-    child.id = Some(child_id.clone());
-    child.name = Some(child_id);
-    child.parent_id = Some(id.clone());
-    child.periodic = None;
-    child.version = None;
-    child.create_index = None;
-    child.modify_index = None;
-    child.job_modify_index = None;
-    child.status = None;
+    let child = crate::scheduling::periodic::child_job(&parent, now);
     let eval = new_eval(&child, trigger::PERIODIC_JOB, now);
     let eval_id = eval.id.0.clone();
     let resp = ctx
