@@ -22,6 +22,9 @@ fn alloc_of(server: &Agent, job: &str, status: &str) -> String {
 #[test]
 fn alloc_logs_shows_a_batch_jobs_output_and_follows_a_service() {
     let tmp = tempfile::tempdir().unwrap();
+    let _sweeper = TaskSweeper {
+        root: tmp.path().to_path_buf(),
+    };
     let server = server(tmp.path(), "");
     let mut client = client(tmp.path(), "c1", &server, free_port());
     wait_nodes_ready(&server, 1);
@@ -104,7 +107,7 @@ fn alloc_logs_shows_a_batch_jobs_output_and_follows_a_service() {
             "ticker",
             "service",
             1,
-            "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done",
+            "echo $$ > $NOMAD_ALLOC_DIR/pid; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done",
         ),
     );
     let id = alloc_of(&server, "ticker", "running");

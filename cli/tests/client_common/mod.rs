@@ -248,3 +248,34 @@ pub fn wait_nodes_ready(server: &Agent, n: usize) {
         (ready >= n).then_some(())
     });
 }
+
+/// Kills, when dropped, every task that wrote its pid to `pid` in its
+/// alloc dir under `root/<client>/alloc/<alloc>/alloc/`: raw_exec tasks
+/// outlive their client agents by design, so a test must end them itself.
+pub struct TaskSweeper {
+    pub root: PathBuf,
+}
+
+impl Drop for TaskSweeper {
+    fn drop(&mut self) {
+        let Ok(clients) = std::fs::read_dir(&self.root) else {
+            return;
+        };
+        for c in clients.flatten() {
+            let Ok(allocs) = std::fs::read_dir(c.path().join("alloc")) else {
+                continue;
+            };
+            for a in allocs.flatten() {
+                let pid = std::fs::read_to_string(a.path().join("alloc/pid"))
+                    .ok()
+                    .and_then(|p| p.trim().parse::<i32>().ok());
+                if let Some(pid) = pid {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+    }
+}
