@@ -111,6 +111,19 @@ fn alloc_logs_shows_a_batch_jobs_output_and_follows_a_service() {
         ),
     );
     let id = alloc_of(&server, "ticker", "running");
+    let tail = wait_for(Duration::from_secs(30), "a few lines", || {
+        let out = sched(&[
+            "alloc", "logs", "-address", &address, "-tail", "-n", "2", &id,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.success() && text.lines().count() >= 2).then_some(text)
+    });
+    assert_eq!(tail.lines().count(), 2, "{tail}");
+    let n: Vec<u64> = tail
+        .lines()
+        .map(|l| l.trim_start_matches("tick ").parse().unwrap())
+        .collect();
+    assert_eq!(n[1], n[0] + 1, "{tail}");
     let mut follow = Command::new(env!("CARGO_BIN_EXE_sched"))
         .args(["alloc", "logs", "-address", &address, "-f", &id])
         .stdout(Stdio::piped())

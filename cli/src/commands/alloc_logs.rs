@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use sched_api::QueryOptions;
 
-use super::status::ApiArgs;
 use crate::exit::user;
 
 /// How long the agent may take to start answering.
@@ -41,8 +40,9 @@ pub struct AllocLogsArgs {
     pub alloc: String,
     /// The task; optional when the allocation's group has one task.
     pub task: Option<String>,
-    #[command(flatten)]
-    pub api: ApiArgs,
+    /// The agent's HTTP address (default: SCHED_ADDR, NOMAD_ADDR, then http://127.0.0.1:4646).
+    #[arg(long)]
+    pub address: Option<String>,
 }
 
 /// Runs `sched alloc logs`.
@@ -54,7 +54,7 @@ pub fn run(args: &AllocLogsArgs) -> anyhow::Result<()> {
 }
 
 async fn logs(args: &AllocLogsArgs) -> anyhow::Result<()> {
-    let api = sched_api::Client::from_env(args.api.address.as_deref())
+    let api = sched_api::Client::from_env(args.address.as_deref())
         .map_err(|e| user(format!("error: {e}")))?;
     let (alloc, _) = api
         .allocation(&args.alloc, &QueryOptions::default())
