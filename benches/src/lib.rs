@@ -8,6 +8,7 @@
 pub mod c1m;
 pub mod client_idle;
 pub mod driver_start;
+pub mod heartbeats;
 pub mod http;
 pub mod packing;
 pub mod parse;
@@ -33,6 +34,7 @@ pub const BENCHES: &[Bench] = &[
     ("raft-grpc", raft_grpc::run),
     ("c1m", c1m::run),
     ("system-100k", system_100k::run),
+    ("heartbeats", heartbeats::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.

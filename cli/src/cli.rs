@@ -41,7 +41,8 @@ pub enum Command {
     #[command(subcommand)]
     Config(crate::commands::config::ConfigCommand),
     /// Work with allocations.
-    Alloc(Later),
+    #[command(subcommand)]
+    Alloc(AllocCommand),
     /// Work with evaluations.
     Eval(Later),
     /// Work with client nodes.
@@ -60,6 +61,16 @@ pub enum Command {
     Service(Later),
     /// Gather log lines by trace ID from every node.
     Logs(Later),
+}
+
+/// `sched alloc ...`
+#[derive(Debug, Subcommand)]
+pub enum AllocCommand {
+    /// Show a task's stdout or stderr.
+    Logs(Box<crate::commands::alloc_logs::AllocLogsArgs>),
+    /// The other alloc subcommands.
+    #[command(external_subcommand)]
+    Other(Vec<String>),
 }
 
 /// `sched job ...`

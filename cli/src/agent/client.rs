@@ -21,14 +21,22 @@ use super::start::{AgentError, agent_name};
 /// A running client half.
 #[derive(Debug)]
 pub struct RunningClient {
-    client: Client,
+    shared: super::client_api::SharedClient,
 }
 
 impl RunningClient {
+    /// The client as the HTTP API's client endpoints reach it.
+    pub(crate) fn api(&self) -> Arc<dyn sched_server::http::ClientApi> {
+        Arc::new(self.shared.clone())
+    }
+
     /// Stops the client. Its tasks keep running: a restarted client
     /// re-attaches to them (a drain is how tasks are moved away).
     pub async fn stop(self) {
-        self.client.shutdown().await;
+        let client = self.shared.client.write().ok().and_then(|mut c| c.take());
+        if let Some(client) = client {
+            client.shutdown().await;
+        }
     }
 }
 
@@ -54,13 +62,19 @@ pub async fn start(
         .map_err(|e| AgentError::Client(format!("the driver host: {e}")))?
         .map_err(|e| AgentError::Client(format!("the driver host: {e}")))?;
     let client_config = client_config(config, &data_dir);
+    let alloc_root = client_config.alloc_dir.clone();
     let conn = Arc::new(GrpcConn {
         nodes: NodeClient::new(servers),
     });
     let client = Client::start(client_config, conn, host, shutdown)
         .await
         .map_err(|e| AgentError::Client(e.to_string()))?;
-    Ok(RunningClient { client })
+    Ok(RunningClient {
+        shared: super::client_api::SharedClient {
+            client: Arc::new(std::sync::RwLock::new(Some(client))),
+            alloc_root,
+        },
+    })
 }
 
 /// The drivers' grants: the built-in defaults, changed by `plugin` blocks.

@@ -13,6 +13,7 @@
 
 mod build;
 mod client;
+mod client_api;
 pub mod config;
 mod file;
 mod flags;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sched_server::http::{HttpLimits, router, serve};
+use sched_server::http::{ClientSlot, HttpLimits, client_router, router, serve};
 use sched_server::server::{HttpBackend, Server, ServerConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -151,36 +151,40 @@ async fn start_parts(
         Some(rpc) => Some(Server::start(server_config(config), rpc, http_addr).await?),
         None => None,
     };
-    // Stage 3: the HTTP API, served by this agent's server.
-    let mut http_task = None;
-    if let Some(server) = &server {
-        let backend = HttpBackend::new(
-            server.handle(),
-            config.client.enabled,
-            advertised_http(config, http_addr),
-        );
-        let app = router(Arc::new(backend), HttpLimits::default());
-        let mut done = stopped.clone();
-        http_task = Some(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = done.wait_for(|s| *s).await;
-            };
-            if let Err(err) = serve(http, app, shutdown).await {
-                tracing::error!(error = %err, "HTTP API stopped with an error");
-            }
-        }));
-    } else {
-        // A client-only agent does not serve the API (yet); its listener is
-        // released.
-        drop(http);
-    }
+    // Stage 3: the HTTP API, served by this agent's server; a client-only
+    // agent serves only the client endpoints. The client joins the slot
+    // once started.
+    let slot = ClientSlot::new();
+    let app = match &server {
+        Some(server) => {
+            let backend: Arc<dyn sched_server::http::Backend> = Arc::new(HttpBackend::new(
+                server.handle(),
+                config.client.enabled,
+                advertised_http(config, http_addr),
+            ));
+            client_router(slot.clone(), Some(Arc::clone(&backend)))
+                .merge(router(backend, HttpLimits::default()))
+        }
+        None => client_router(slot.clone(), None),
+    };
+    let mut done = stopped.clone();
+    let http_task = Some(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = done.wait_for(|s| *s).await;
+        };
+        if let Err(err) = serve(http, app, shutdown).await {
+            tracing::error!(error = %err, "HTTP API stopped with an error");
+        }
+    }));
     // Stage 4: the client, talking to this agent's server or the listed ones.
     let client = if config.client.enabled {
         let servers = client_servers(config, server.as_ref().map(|s| s.rpc_addr()));
         if servers.is_empty() {
             return Err(AgentError::NoServers);
         }
-        Some(super::client::start(config, servers, stopped.clone()).await?)
+        let client = super::client::start(config, servers, stopped.clone()).await?;
+        slot.set(client.api());
+        Some(client)
     } else {
         None
     };

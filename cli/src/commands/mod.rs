@@ -1,6 +1,7 @@
 //! One module per command family; [`run`] dispatches the parsed command line.
 
 mod agent;
+pub mod alloc_logs;
 pub mod config;
 mod fmt;
 mod job;
@@ -31,7 +32,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Agent(args) => agent::run(&args),
         Command::Config(cmd) => config::run(&cmd),
-        Command::Alloc(_) => later("alloc"),
+        Command::Alloc(crate::cli::AllocCommand::Logs(args)) => alloc_logs::run(&args),
+        Command::Alloc(crate::cli::AllocCommand::Other(args)) => later(&format!(
+            "alloc {}",
+            args.first().map_or("", String::as_str)
+        )),
         Command::Eval(_) => later("eval"),
         Command::Node(_) => later("node"),
         Command::Server(cmd) => server::run(&cmd),

@@ -10,6 +10,7 @@
 //! [`Command`]: crate::fsm::Command
 
 mod backend;
+mod client_fs;
 mod cluster;
 mod error;
 mod evals;
@@ -35,6 +36,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 
 pub use backend::{AgentSelf, Backend, BackendError, Member, RaftInfo, RaftPeer};
+pub use client_fs::{
+    ClientApi, ClientApiError, ClientSlot, FORWARDED_HEADER, LogPos, LogRead, LogSource,
+    client_router,
+};
 pub use error::ApiError;
 pub use query::{DEFAULT_WAIT, MAX_WAIT, QueryParams, parse_duration};
 #[cfg(any(test, feature = "testing"))]
