@@ -34,6 +34,11 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The repository root (commands run there, as the README's do).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 /// The repository's `jobspecs/` directory.
 pub fn jobspecs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobspecs")
@@ -45,6 +50,7 @@ pub fn sched_at(addr: &str, args: &[&str]) -> Output {
         .args(args)
         .env("SCHED_ADDR", addr)
         .env_remove("NOMAD_ADDR")
+        .current_dir(repo())
         .stdin(Stdio::null())
         .output()
         .expect("sched runs")
