@@ -5,16 +5,18 @@
 
 #![deny(missing_docs)]
 
-pub mod client_idle;
+pub mod agent_start;
 pub mod c1m;
+pub mod client_idle;
 pub mod driver_start;
 pub mod http;
 pub mod packing;
 pub mod parse;
 pub mod raft;
-pub mod state_memory;
 pub mod raft_grpc;
 pub mod rpc;
+pub mod run_to_running;
+pub mod state_memory;
 pub mod system_100k;
 
 /// A benchmark: its name and the function that runs it and prints its figures.
@@ -33,6 +35,8 @@ pub const BENCHES: &[Bench] = &[
     ("raft-grpc", raft_grpc::run),
     ("c1m", c1m::run),
     ("system-100k", system_100k::run),
+    ("run-to-running", run_to_running::run),
+    ("agent-start", agent_start::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.
