@@ -9,7 +9,7 @@ use sched_api::{Client, Job, QueryOptions};
 
 use crate::cli::{JobInit, JobRun, JobValidate};
 use crate::commands::lookup::{
-    ago, api_err, block, date, id_col, job_id, now_ns, parse_duration, short,
+    ago, api_err, block, date, id_col, job_id, now_ns, parse_duration, short, wire,
 };
 use crate::commands::monitor::{Outcome, failure_text, monitor};
 use crate::commands::status::{ApiArgs, fields, json, table};
@@ -377,9 +377,43 @@ async fn detail(c: &Client, id: &str, json_out: bool, verbose: bool) -> anyhow::
         s.push_str("\nPlacement Failure\n");
         s.push_str(&failure_text(&e.failed_tg_allocs));
     }
+    s.push_str("\nLatest Evaluations\n");
+    s.push_str(&eval_table(&evals, verbose, 3));
     s.push_str("\nAllocations\n");
     s.push_str(&alloc_table(&allocs, verbose));
     Ok(s)
+}
+
+/// The newest `limit` evaluations of a job, newest first.
+fn eval_table(evals: &[sched_api::Evaluation], verbose: bool, limit: usize) -> String {
+    if evals.is_empty() {
+        return "No evaluations\n".into();
+    }
+    let mut sorted: Vec<&sched_api::Evaluation> = evals.iter().collect();
+    sorted.sort_by_key(|e| std::cmp::Reverse(e.create_index));
+    let rows: Vec<Vec<String>> = sorted
+        .iter()
+        .take(limit)
+        .map(|e| {
+            vec![
+                id_col(e.id.as_str(), verbose),
+                e.priority.to_string(),
+                e.triggered_by.clone(),
+                wire(&e.status),
+                (!e.failed_tg_allocs.is_empty()).to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "Priority",
+            "Triggered By",
+            "Status",
+            "Placement Failures",
+        ],
+        &rows,
+    )
 }
 
 /// The allocations table `job status`, `job allocs` and `node status` share.

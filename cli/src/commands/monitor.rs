@@ -4,7 +4,7 @@
 //! does not decide anything about the job.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use sched_api::{Client, QueryOptions};
@@ -27,6 +27,9 @@ pub enum Outcome {
 /// Writes one line to stdout; a closed pipe only stops the output.
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
+    if out.is_terminal() {
+        let _ = write!(out, "\r\x1b[2K");
+    }
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
@@ -193,6 +196,9 @@ async fn wait_allocs(c: &Client, eval_id: &str, deadline: Instant) -> anyhow::Re
     ));
     let mut last: BTreeMap<String, String> = BTreeMap::new();
     let mut index = 0;
+    // On a terminal one line is redrawn with the counts; in logs and pipes
+    // each change is its own line.
+    let live = std::io::stdout().is_terminal();
     loop {
         let q = QueryOptions::blocking(index, POLL);
         let (allocs, meta) = c
@@ -204,7 +210,7 @@ async fn wait_allocs(c: &Client, eval_id: &str, deadline: Instant) -> anyhow::Re
         let mut failed = false;
         for a in &allocs {
             let prev = last.insert(a.id.clone(), a.client_status.clone());
-            if prev.as_deref() != Some(a.client_status.as_str()) {
+            if !live && prev.as_deref() != Some(a.client_status.as_str()) {
                 say(&format!(
                     "    Allocation \"{}\" status changed: \"{}\" -> \"{}\"",
                     short(&a.id),
@@ -217,6 +223,9 @@ async fn wait_allocs(c: &Client, eval_id: &str, deadline: Instant) -> anyhow::Re
                 "failed" | "lost" => failed = true,
                 _ => all_up = false,
             }
+        }
+        if live {
+            redraw(&last);
         }
         if failed {
             say(&format!("==> {}: An allocation failed", stamp()));
@@ -234,6 +243,19 @@ async fn wait_allocs(c: &Client, eval_id: &str, deadline: Instant) -> anyhow::Re
             return Ok(Outcome::Failed);
         }
     }
+}
+
+/// Redraws the one progress line: how many allocations are in each status;
+/// the line ends when the next `say` starts a new one.
+fn redraw(statuses: &BTreeMap<String, String>) {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for st in statuses.values() {
+        *counts.entry(st.as_str()).or_default() += 1;
+    }
+    let text: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "\r\x1b[2K    Allocations: {}", text.join(", "));
+    let _ = out.flush();
 }
 
 #[cfg(test)]
