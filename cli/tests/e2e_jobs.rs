@@ -171,6 +171,44 @@ fn example_jobs_run_fail_stop_and_explain_themselves() {
         "{err}"
     );
 
+    // Scale, history with diffs, revert.
+    agent.expect(0, &["job", "scale", "web", "1"]);
+    wait_for(
+        Duration::from_secs(60),
+        "web at one running allocation",
+        || {
+            let s = agent.alloc_statuses("web");
+            (s.iter().filter(|x| *x == "running").count() == 1).then_some(())
+        },
+    );
+    let history = agent.expect(0, &["job", "history", "-p", "web"]);
+    assert!(history.contains("Diff from version 0"), "{history}");
+    assert!(history.contains("Count: 2 => 1"), "{history}");
+    agent.expect(0, &["job", "revert", "web", "0"]);
+
+    // A parameterized job registers without an evaluation; dispatch runs it.
+    let payload = work.path().join("input.txt");
+    std::fs::write(&payload, "rows\n").expect("payload");
+    let out = agent.expect(0, &["run", &spec("dispatch-report.nomad.hcl")]);
+    assert!(out.contains("Job registration successful"), "{out}");
+    let out = agent.expect(
+        0,
+        &[
+            "job",
+            "dispatch",
+            "-meta",
+            "report_name=daily",
+            "dispatch-report",
+            payload.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(
+        out.contains("Dispatched Job ID = dispatch-report/dispatch-"),
+        "{out}"
+    );
+    let out = agent.sched(&["job", "dispatch", "-meta", "oops", "dispatch-report"]);
+    assert_eq!(out.status.code(), Some(1));
+
     agent.expect(0, &["job", "stop", "web"]);
 }
 

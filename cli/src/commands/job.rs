@@ -72,10 +72,10 @@ pub struct HistoryArgs {
 /// `job revert ID VERSION`
 #[derive(Debug, clap::Args)]
 pub struct RevertArgs {
-    /// The version to go back to.
-    pub version: u64,
     #[command(flatten)]
     pub job: IdArgs,
+    /// The version to go back to.
+    pub version: u64,
 }
 
 /// `job dispatch`
