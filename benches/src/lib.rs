@@ -5,6 +5,7 @@
 
 #![deny(missing_docs)]
 
+pub mod agent_start;
 pub mod c1m;
 pub mod client_idle;
 pub mod driver_start;
@@ -15,6 +16,7 @@ pub mod parse;
 pub mod raft;
 pub mod raft_grpc;
 pub mod rpc;
+pub mod run_to_running;
 pub mod state_memory;
 pub mod system_100k;
 
@@ -35,6 +37,8 @@ pub const BENCHES: &[Bench] = &[
     ("c1m", c1m::run),
     ("system-100k", system_100k::run),
     ("heartbeats", heartbeats::run),
+    ("run-to-running", run_to_running::run),
+    ("agent-start", agent_start::run),
 ];
 
 /// Prints one figure in the `NAME.metric value unit` form.

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::{alloc, eval, job, node};
 use crate::jobfile::VarArgs;
 
 /// sched: a Nomad-style workload scheduler.
@@ -44,9 +45,11 @@ pub enum Command {
     #[command(subcommand)]
     Alloc(AllocCommand),
     /// Work with evaluations.
-    Eval(Later),
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Work with client nodes.
-    Node(Later),
+    #[command(subcommand)]
+    Node(NodeCommand),
     /// Work with servers.
     #[command(subcommand)]
     Server(crate::commands::server::ServerCommand),
@@ -83,29 +86,65 @@ pub enum JobCommand {
     /// Write an example job file to start from.
     Init(JobInit),
     /// Show what a submission would change.
-    Plan(Later),
+    Plan(job::PlanArgs),
     /// Show a job's status.
-    Status(Later),
+    Status(job::StatusArgs),
     /// Stop a job.
-    Stop(Later),
+    Stop(job::StopArgs),
     /// Show a job's submitted definition.
-    Inspect(Later),
+    Inspect(job::IdArgs),
     /// Show a job's versions.
-    History(Later),
+    History(job::HistoryArgs),
     /// Go back to an earlier version.
-    Revert(Later),
+    Revert(job::RevertArgs),
     /// Dispatch a parameterized job.
-    Dispatch(Later),
+    Dispatch(job::DispatchArgs),
     /// Promote canaries.
     Promote(Later),
     /// Periodic job commands.
-    Periodic(Later),
+    #[command(subcommand)]
+    Periodic(job::PeriodicCommand),
     /// Change a group's count.
-    Scale(Later),
+    Scale(job::ScaleArgs),
     /// List a job's allocations.
-    Allocs(Later),
+    Allocs(job::IdArgs),
     /// Create a new evaluation for a job.
-    Eval(Later),
+    Eval(job::IdArgs),
+}
+
+/// `sched alloc ...`
+#[derive(Debug, Subcommand)]
+pub enum AllocCommand {
+    /// Show an allocation's tasks and their events.
+    Status(alloc::AllocArgs),
+    /// Stop an allocation (it is replaced if its job still wants it).
+    Stop(alloc::AllocArgs),
+    /// Show a task's output.
+    Logs(Later),
+    /// Send a signal to a task.
+    Signal(Later),
+    /// Restart a task.
+    Restart(Later),
+}
+
+/// `sched eval ...`
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Show an evaluation and why it could not place.
+    Status(eval::EvalArgs),
+    /// List evaluations.
+    List(eval::ListArgs),
+}
+
+/// `sched node ...`
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// List nodes, or show one with its allocations.
+    Status(node::StatusArgs),
+    /// Move allocations off a node.
+    Drain(node::DrainArgs),
+    /// Allow or stop new placements on a node.
+    Eligibility(node::EligibilityArgs),
 }
 
 /// `sched job run`
@@ -122,8 +161,13 @@ pub struct JobRun {
     /// Submit only if the job's modify index matches.
     #[arg(long = "check-index", value_name = "INDEX")]
     pub check_index: Option<u64>,
+    /// How long to wait for a service's allocations to run (default 5m).
+    #[arg(long)]
+    pub timeout: Option<String>,
     #[command(flatten)]
     pub vars: VarArgs,
+    #[command(flatten)]
+    pub api: crate::commands::status::ApiArgs,
 }
 
 /// `sched job validate`

@@ -2,9 +2,14 @@
 
 mod agent;
 pub mod alloc_logs;
+pub mod alloc;
 pub mod config;
+pub mod eval;
 mod fmt;
-mod job;
+pub mod job;
+mod lookup;
+mod monitor;
+pub mod node;
 pub mod operator;
 pub mod server;
 pub mod status;
@@ -13,7 +18,7 @@ use std::io::Write;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, JobCommand};
+use crate::cli::{AllocCommand, Cli, Command, EvalCommand, JobCommand, NodeCommand};
 use crate::exit::user;
 
 /// Runs one command.
@@ -22,7 +27,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Job(JobCommand::Run(args)) | Command::Run(args) => job::run(&args),
         Command::Job(JobCommand::Validate(args)) => job::validate(&args),
         Command::Job(JobCommand::Init(args)) => job::init(&args),
-        Command::Job(other) => later(&format!("job {}", job_name(&other))),
+        Command::Job(JobCommand::Plan(args)) => job::plan(&args),
+        Command::Job(JobCommand::Status(args)) => job::status(&args),
+        Command::Job(JobCommand::Stop(args)) => job::stop(&args),
+        Command::Job(JobCommand::Inspect(args)) => job::inspect(&args),
+        Command::Job(JobCommand::History(args)) => job::history(&args),
+        Command::Job(JobCommand::Revert(args)) => job::revert(&args),
+        Command::Job(JobCommand::Dispatch(args)) => job::dispatch(&args),
+        Command::Job(JobCommand::Periodic(cmd)) => job::periodic(&cmd),
+        Command::Job(JobCommand::Scale(args)) => job::scale(&args),
+        Command::Job(JobCommand::Allocs(args)) => job::allocs(&args),
+        Command::Job(JobCommand::Eval(args)) => job::eval(&args),
+        Command::Job(JobCommand::Promote(_)) => later("job promote"),
         Command::Fmt(args) => fmt::run(&args),
         Command::Version => println_out(&format!("sched v{}", env!("CARGO_PKG_VERSION"))),
         Command::Completion { shell } => {
@@ -39,32 +55,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         )),
         Command::Eval(_) => later("eval"),
         Command::Node(_) => later("node"),
+        Command::Alloc(AllocCommand::Status(args)) => alloc::status(&args),
+        Command::Alloc(AllocCommand::Stop(args)) => alloc::stop(&args),
+        Command::Alloc(AllocCommand::Logs(_)) => later("alloc logs"),
+        Command::Alloc(AllocCommand::Signal(_)) => later("alloc signal"),
+        Command::Alloc(AllocCommand::Restart(_)) => later("alloc restart"),
+        Command::Eval(EvalCommand::Status(args)) => eval::status(&args),
+        Command::Eval(EvalCommand::List(args)) => eval::list(&args),
+        Command::Node(NodeCommand::Status(args)) => node::status(&args),
+        Command::Node(NodeCommand::Drain(args)) => node::drain(&args),
+        Command::Node(NodeCommand::Eligibility(args)) => node::eligibility(&args),
         Command::Server(cmd) => server::run(&cmd),
         Command::Status(args) => status::run(&args),
         Command::Operator(cmd) => operator::run(&cmd),
         Command::Var(_) => later("var"),
         Command::Service(_) => later("service"),
         Command::Logs(_) => later("logs"),
-    }
-}
-
-fn job_name(c: &JobCommand) -> &'static str {
-    match c {
-        JobCommand::Run(_) => "run",
-        JobCommand::Validate(_) => "validate",
-        JobCommand::Init(_) => "init",
-        JobCommand::Plan(_) => "plan",
-        JobCommand::Status(_) => "status",
-        JobCommand::Stop(_) => "stop",
-        JobCommand::Inspect(_) => "inspect",
-        JobCommand::History(_) => "history",
-        JobCommand::Revert(_) => "revert",
-        JobCommand::Dispatch(_) => "dispatch",
-        JobCommand::Promote(_) => "promote",
-        JobCommand::Periodic(_) => "periodic",
-        JobCommand::Scale(_) => "scale",
-        JobCommand::Allocs(_) => "allocs",
-        JobCommand::Eval(_) => "eval",
     }
 }
 
