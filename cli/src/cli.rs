@@ -66,16 +66,6 @@ pub enum Command {
     Logs(Later),
 }
 
-/// `sched alloc ...`
-#[derive(Debug, Subcommand)]
-pub enum AllocCommand {
-    /// Show a task's stdout or stderr.
-    Logs(Box<crate::commands::alloc_logs::AllocLogsArgs>),
-    /// The other alloc subcommands.
-    #[command(external_subcommand)]
-    Other(Vec<String>),
-}
-
 /// `sched job ...`
 #[derive(Debug, Subcommand)]
 pub enum JobCommand {
@@ -119,8 +109,8 @@ pub enum AllocCommand {
     Status(alloc::AllocArgs),
     /// Stop an allocation (it is replaced if its job still wants it).
     Stop(alloc::AllocArgs),
-    /// Show a task's output.
-    Logs(Later),
+    /// Show a task's stdout or stderr.
+    Logs(Box<crate::commands::alloc_logs::AllocLogsArgs>),
     /// Send a signal to a task.
     Signal(Later),
     /// Restart a task.

@@ -1,8 +1,8 @@
 //! One module per command family; [`run`] dispatches the parsed command line.
 
 mod agent;
-pub mod alloc_logs;
 pub mod alloc;
+pub mod alloc_logs;
 pub mod config;
 pub mod eval;
 mod fmt;
@@ -48,16 +48,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Agent(args) => agent::run(&args),
         Command::Config(cmd) => config::run(&cmd),
-        Command::Alloc(crate::cli::AllocCommand::Logs(args)) => alloc_logs::run(&args),
-        Command::Alloc(crate::cli::AllocCommand::Other(args)) => later(&format!(
-            "alloc {}",
-            args.first().map_or("", String::as_str)
-        )),
-        Command::Eval(_) => later("eval"),
-        Command::Node(_) => later("node"),
+        Command::Alloc(AllocCommand::Logs(args)) => alloc_logs::run(&args),
         Command::Alloc(AllocCommand::Status(args)) => alloc::status(&args),
         Command::Alloc(AllocCommand::Stop(args)) => alloc::stop(&args),
-        Command::Alloc(AllocCommand::Logs(_)) => later("alloc logs"),
         Command::Alloc(AllocCommand::Signal(_)) => later("alloc signal"),
         Command::Alloc(AllocCommand::Restart(_)) => later("alloc restart"),
         Command::Eval(EvalCommand::Status(args)) => eval::status(&args),
