@@ -695,7 +695,7 @@ fn client_update(
     let mut a = (*old).clone();
     a.client_status = u.client_status;
     a.client_description = u.client_description;
-    a.task_states = u.task_states;
+    a.task_states = u.task_states.into_iter().collect();
     if let Some(h) = u.healthy {
         let ds = a
             .deployment_status
