@@ -591,6 +591,41 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/operator/snapshot[?stale]`: the cluster's state as a
+    /// snapshot file (header and FSM bytes), to write to disk as it is.
+    pub async fn snapshot_save(&self, stale: bool) -> Result<Vec<u8>, Error> {
+        let q: Vec<(&str, String)> = if stale {
+            vec![("stale", String::new())]
+        } else {
+            Vec::new()
+        };
+        let (resp, _) = self
+            .send(
+                Method::GET,
+                "/v1/operator/snapshot",
+                &q,
+                None,
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// `PUT /v1/operator/snapshot`: replaces the cluster's state with a
+    /// snapshot file's; a damaged file is refused and changes nothing.
+    pub async fn snapshot_restore(&self, file: Vec<u8>) -> Result<(), Error> {
+        self.send(
+            Method::PUT,
+            "/v1/operator/snapshot",
+            &[],
+            Some(file),
+            REQUEST_TIMEOUT,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// `GET /v1/metrics` as JSON.
     pub async fn metrics(&self) -> Result<Value, Error> {
         Ok(self.query("/v1/metrics", &QueryOptions::default()).await?.0)

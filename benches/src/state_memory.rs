@@ -9,14 +9,13 @@
 //! second (node and job registrations and plan results together), and the
 //! size and time of a Raft snapshot of the whole state.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Context;
 use sched_core::model::{
     AllocId, AllocatedCpuResources, AllocatedMemoryResources, AllocatedPortMapping,
     AllocatedResources, AllocatedSharedResources, AllocatedTaskResources, Allocation, ClientStatus,
-    EvalId, EvalStatus, Evaluation, Job, NodeStatus, TaskEvent, TaskState,
+    EvalId, EvalStatus, Evaluation, Job, NodeStatus, SmallMap, TaskEvent, TaskState,
 };
 use sched_scheduler::mock;
 use sched_server::fsm::{Command, Fsm};
@@ -61,7 +60,7 @@ fn alloc(n: usize, job: &Job, job_index: usize, node: u128) -> Allocation {
     let job_id = job.id.clone().unwrap_or_default();
     let group = "web";
     let t0 = 1_764_500_000_000_000_000i64 + n as i64;
-    let tasks = BTreeMap::from([(
+    let tasks = SmallMap::from([(
         "server".to_string(),
         AllocatedTaskResources {
             cpu: AllocatedCpuResources {
@@ -75,7 +74,7 @@ fn alloc(n: usize, job: &Job, job_index: usize, node: u128) -> Allocation {
             networks: vec![],
         },
     )]);
-    let states = BTreeMap::from([(
+    let states = SmallMap::from([(
         "server".to_string(),
         TaskState {
             state: "running".into(),

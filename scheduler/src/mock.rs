@@ -145,7 +145,7 @@ pub fn alloc(job: &Job, node: &Node, index: u64) -> sched_core::model::Allocatio
     };
     let group = job.groups().first().cloned().unwrap_or_default();
     let ask = group.ask();
-    let mut tasks = BTreeMap::new();
+    let mut tasks = sched_core::model::SmallMap::new();
     for (name, cpu, mem, _) in &ask.tasks {
         tasks.insert(
             name.clone(),

@@ -66,7 +66,7 @@ pub fn new_alloc(
         .group(&place.group)
         .map(GroupAsk::of)
         .unwrap_or_default();
-    let mut tasks = BTreeMap::new();
+    let mut tasks = sched_core::model::SmallMap::new();
     // Reserved cores: the lowest core IDs the node's proposed allocations
     // do not hold.
     let mut held: Vec<u32> = ctx

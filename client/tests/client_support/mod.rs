@@ -137,7 +137,7 @@ impl ServerConn for InMemoryServers {
                 for u in &updates {
                     if let Some(a) = allocs.get_mut(&u.alloc_id) {
                         a.client_status = u.client_status;
-                        a.task_states = u.task_states.clone();
+                        a.task_states = u.task_states.clone().into_iter().collect();
                     }
                 }
             }

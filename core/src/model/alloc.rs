@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::{AllocId, DeploymentId, Duration, EvalId, Job, NetworkResource, NodeId};
+use super::{AllocId, DeploymentId, Duration, EvalId, Job, NetworkResource, NodeId, SmallMap};
 
 /// One placed copy of a task group on a node, and what became of it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -63,7 +63,7 @@ pub struct Allocation {
     pub client_description: String,
     /// Task states by task name.
     #[serde(deserialize_with = "crate::model::ids::null_as_default")]
-    pub task_states: BTreeMap<String, TaskState>,
+    pub task_states: SmallMap<String, TaskState>,
     /// Deployment that created it.
     #[serde(
         default,
@@ -123,7 +123,7 @@ pub struct Allocation {
 pub struct AllocatedResources {
     /// Per task.
     #[serde(deserialize_with = "crate::model::ids::null_as_default")]
-    pub tasks: BTreeMap<String, AllocatedTaskResources>,
+    pub tasks: SmallMap<String, AllocatedTaskResources>,
     /// Shared by the group.
     #[serde(deserialize_with = "crate::model::ids::null_as_default")]
     pub shared: AllocatedSharedResources,

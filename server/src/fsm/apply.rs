@@ -30,6 +30,13 @@ pub enum ApplyError {
         /// The state's applied index.
         applied: u64,
     },
+    /// A restore reached the per-command transaction, which cannot replace
+    /// the whole state (the FSM applies restores itself).
+    #[error("a restore cannot be applied inside a transaction")]
+    RestoreInTransaction,
+    /// A restore's snapshot does not decode into a state; nothing changed.
+    #[error("snapshot to restore is invalid: {0}")]
+    BadRestore(String),
     /// A job without an ID.
     #[error("job has no ID")]
     MissingJobId,
@@ -407,6 +414,9 @@ pub(crate) fn apply(txn: &mut Txn, cmd: Command) -> Result<Applied, ApplyError> 
             }
         }
         Command::Noop => {}
+        // Replaces the whole state rather than changing it, so the FSM
+        // applies it itself before reaching here (see `Fsm::apply_restore`).
+        Command::Restore { .. } => return Err(ApplyError::RestoreInTransaction),
     }
     for key in jobs_touched {
         refresh_job_status(txn, &key, &mut out);
@@ -695,7 +705,7 @@ fn client_update(
     let mut a = (*old).clone();
     a.client_status = u.client_status;
     a.client_description = u.client_description;
-    a.task_states = u.task_states;
+    a.task_states = u.task_states.into_iter().collect();
     if let Some(h) = u.healthy {
         let ds = a
             .deployment_status

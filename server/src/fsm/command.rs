@@ -184,6 +184,16 @@ pub enum Command {
     },
     /// Changes nothing: a new leader commits one to learn its commit index.
     Noop,
+    /// Replaces the whole state with an operator's snapshot (`operator
+    /// snapshot restore`). Going through the log, rather than installing a
+    /// Raft snapshot on one server, gives every server the same state at
+    /// the same index. The server address book is kept: it describes the
+    /// live cluster, not the data.
+    Restore {
+        /// The FSM snapshot bytes (JSON text, see
+        /// [`StateMachine::snapshot`](crate::raft::StateMachine::snapshot)).
+        snapshot: String,
+    },
 }
 
 /// A client's report on one allocation.

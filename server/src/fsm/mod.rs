@@ -17,8 +17,8 @@ pub use command::{AllocClientUpdate, AllocStop, Command, CommandResponse, Server
 
 use crate::raft::StateMachine;
 use crate::state::{
-    SnapshotData, StateError, StateEvent, StatePublisher, StateReader, StateSnapshot, Store, Txn,
-    channel,
+    SnapshotData, StateError, StateEvent, StatePublisher, StateReader, StateSnapshot, Store, Table,
+    Txn, channel,
 };
 
 /// The state machine over the state store: applies committed entries,
@@ -112,13 +112,15 @@ impl Fsm {
             );
             return resp;
         }
-        let outcome = Command::decode(data)
-            .map_err(|e| ApplyError::Decode(e.to_string()))
-            .and_then(|cmd| {
-                let mut txn = Txn::new(self.state.clone(), index);
-                let applied = apply::apply(&mut txn, cmd)?;
-                Ok((txn, applied))
-            });
+        let cmd = Command::decode(data).map_err(|e| ApplyError::Decode(e.to_string()));
+        if let Ok(Command::Restore { snapshot }) = &cmd {
+            return self.apply_restore(index, snapshot, resp);
+        }
+        let outcome = cmd.and_then(|cmd| {
+            let mut txn = Txn::new(self.state.clone(), index);
+            let applied = apply::apply(&mut txn, cmd)?;
+            Ok((txn, applied))
+        });
         let events = match outcome {
             Ok((mut txn, applied)) => {
                 txn.state.index = index;
@@ -143,6 +145,60 @@ impl Fsm {
                 .into_iter()
                 .map(|kind| StateEvent { index, kind })
                 .collect(),
+        );
+        resp
+    }
+
+    /// Applies [`Command::Restore`]: the snapshot's tables replace the
+    /// state's at `index` (every table's modify index moves to `index`, so
+    /// blocking queries on any of them wake), keeping this cluster's server
+    /// address book. A snapshot that does not decode changes nothing and is
+    /// answered as a refusal.
+    fn apply_restore(
+        &mut self,
+        index: u64,
+        snapshot: &str,
+        mut resp: CommandResponse,
+    ) -> CommandResponse {
+        let decoded = SnapshotData::decode(snapshot.as_bytes()).and_then(|d| d.into_state());
+        let mut state = match decoded {
+            Ok(state) => state,
+            Err(e) => {
+                let err = ApplyError::BadRestore(e.to_string());
+                tracing::warn!(index, error = %err, "restore refused");
+                resp.error = Some(err.to_string());
+                self.state.index = index;
+                self.persist(|store, _| store.commit_index(index));
+                self.publisher.publish(self.state.clone(), Vec::new());
+                return resp;
+            }
+        };
+        let restored_from = state.index;
+        state.index = index;
+        for table in Table::ALL {
+            state.table_index.insert(table, index);
+        }
+        state.servers = self.state.servers.clone();
+        self.state = state;
+        if !self.persist_failed {
+            match self.store.replace_all(&self.state) {
+                Ok(()) => self.durable_index = index,
+                Err(e) => {
+                    // As for a failed command write: the memory state is
+                    // right, the db must be rebuilt from Raft after a restart.
+                    self.persist_failed = true;
+                    tracing::error!(index, error = %e, "writing the restored state failed");
+                }
+            }
+        }
+        self.publisher.publish(self.state.clone(), Vec::new());
+        tracing::info!(
+            index,
+            restored_from,
+            jobs = self.state.jobs.len(),
+            allocs = self.state.allocs.len(),
+            nodes = self.state.nodes.len(),
+            "state replaced by an operator snapshot"
         );
         resp
     }

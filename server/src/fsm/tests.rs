@@ -727,3 +727,46 @@ fn a_purged_job_registered_again_does_not_share_its_old_allocations_version() {
     assert_eq!(kept.job.as_ref().and_then(|j| j.version), Some(0));
     assert_eq!(kept.job.as_ref().and_then(|j| j.priority), None);
 }
+
+#[test]
+fn restore_replaces_the_tables_keeps_the_address_book_and_refuses_bad_snapshots() {
+    let mut h = Harness::new();
+    h.ok(Command::NodeRegister {
+        node: Box::new(node(1)),
+        evals: vec![],
+        now: 1,
+    });
+    h.ok(register(mock::service_job("web", 1, 100, 64), None));
+    let saved = h.fsm.snapshot();
+
+    h.ok(Command::ServerUpsert {
+        server: ServerEntry {
+            raft_id: 7,
+            name: "s7".into(),
+            ..ServerEntry::default()
+        },
+    });
+    h.ok(register(mock::service_job("later", 1, 100, 64), None));
+    let jobs_before = h.s().jobs("default", "").len();
+
+    let bad = h.run(Command::Restore {
+        snapshot: "{\"Index\":1,\"Jobs\":7}".into(),
+    });
+    assert!(bad.error.is_some(), "a non-state snapshot is refused");
+    assert_eq!(h.s().jobs("default", "").len(), jobs_before);
+    assert!(h.s().job("default", "later").is_some());
+
+    let r = h.ok(Command::Restore {
+        snapshot: String::from_utf8(saved.clone()).expect("JSON"),
+    });
+    let s = h.s();
+    assert_eq!(s.index(), r.index);
+    for t in Table::ALL {
+        assert_eq!(s.table_index(t), r.index, "{t:?} moved to the restore");
+    }
+    assert!(s.job("default", "web").is_some());
+    assert!(s.job("default", "later").is_none());
+    assert_eq!(s.nodes("").len(), 1);
+    assert_eq!(s.servers().len(), 1, "the address book is kept");
+    assert_eq!(h.reader.snapshot().index(), r.index, "readers see it");
+}

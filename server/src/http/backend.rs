@@ -86,6 +86,9 @@ pub struct RaftInfo {
     pub peers: Vec<RaftPeer>,
     /// The last Raft index this server has applied.
     pub applied_index: u64,
+    /// The Raft term this server is in (saved in operator snapshots).
+    #[serde(default)]
+    pub term: u64,
 }
 
 /// One server in the Raft configuration.

@@ -17,6 +17,7 @@ mod evals;
 mod jobs;
 mod metrics;
 mod objects;
+mod operator_snapshot;
 mod plan;
 mod query;
 mod stubs;
@@ -41,6 +42,10 @@ pub use client_fs::{
     client_router,
 };
 pub use error::ApiError;
+pub use operator_snapshot::{
+    SNAPSHOT_FORMAT_VERSION, SNAPSHOT_HEADER_LEN, SNAPSHOT_MAGIC, SnapshotFileError,
+    SnapshotHeader, decode_snapshot_file, encode_snapshot_file,
+};
 pub use query::{DEFAULT_WAIT, MAX_WAIT, QueryParams, parse_duration};
 #[cfg(any(test, feature = "testing"))]
 pub use test_backend::{TEST_RPC_ADDR, TestBackend};
@@ -55,6 +60,9 @@ pub struct HttpLimits {
     /// Longest a consistent read may wait for its read barrier (and the
     /// slack a blocking query gets past its wait) before answering 504.
     pub read_timeout: Duration,
+    /// Largest snapshot file `PUT /v1/operator/snapshot` accepts (it
+    /// replaces the general body limit on that route only).
+    pub max_snapshot_bytes: usize,
 }
 
 impl Default for HttpLimits {
@@ -63,6 +71,7 @@ impl Default for HttpLimits {
             max_body_bytes: 16 * 1024 * 1024,
             write_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(30),
+            max_snapshot_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -124,6 +133,7 @@ pub fn router(backend: Arc<dyn Backend>, limits: HttpLimits) -> Router {
         .merge(objects::routes())
         .merge(cluster::routes())
         .merge(vars::routes())
+        .merge(operator_snapshot::routes(limits.max_snapshot_bytes))
         .route("/v1/metrics", get(metrics::get_metrics))
         .fallback(any(unknown_path))
         .with_state(ctx.clone());

@@ -149,6 +149,8 @@ impl Backend for TestBackend {
             last_contact_ms: 0,
             peers,
             applied_index: self.reader.snapshot().index(),
+            // No Raft behind this backend, so no term has started.
+            term: 0,
         }
     }
 

@@ -133,6 +133,7 @@ impl Backend for HttpBackend {
             }),
             peers,
             applied_index: status.applied_index,
+            term: status.term,
         }
     }
 
