@@ -61,7 +61,9 @@ pub struct HttpLimits {
     /// slack a blocking query gets past its wait) before answering 504.
     pub read_timeout: Duration,
     /// Largest snapshot file `PUT /v1/operator/snapshot` accepts (it
-    /// replaces the general body limit on that route only).
+    /// replaces the general body limit on that route only). A restore
+    /// travels as one Raft entry, so this stays below the largest message
+    /// the peer transport carries (64 MiB).
     pub max_snapshot_bytes: usize,
 }
 
@@ -71,7 +73,7 @@ impl Default for HttpLimits {
             max_body_bytes: 16 * 1024 * 1024,
             write_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(30),
-            max_snapshot_bytes: 512 * 1024 * 1024,
+            max_snapshot_bytes: 48 * 1024 * 1024,
         }
     }
 }
