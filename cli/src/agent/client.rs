@@ -48,7 +48,14 @@ pub async fn start(
 ) -> Result<RunningClient, AgentError> {
     let data_dir = config.data_dir.clone().unwrap_or_else(|| ".".into());
     let host_config = HostConfig {
-        cache_dir: data_dir.join("driver-cache"),
+        // A -dev agent's data dir is new each time: its compiled drivers go
+        // to the machine-wide cache instead, so only the first start pays
+        // for compiling them.
+        cache_dir: if config.dev {
+            HostConfig::default().cache_dir
+        } else {
+            data_dir.join("driver-cache")
+        },
         plugin_dir: Some(data_dir.join("plugins")).filter(|d| d.is_dir()),
         grants: grants(config)?,
         builtins: true,
