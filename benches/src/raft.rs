@@ -25,13 +25,23 @@ use crate::figure;
 const BENCH: &str = "raft";
 const WRITERS: usize = 64;
 const WARMUP: Duration = Duration::from_millis(500);
-const MEASURE: Duration = Duration::from_secs(4);
+pub(crate) const MEASURE: Duration = Duration::from_secs(4);
 
 /// Decodes every command and counts them: the cheapest state machine that
 /// still touches each entry's bytes.
-struct CommandCounter {
+pub(crate) struct CommandCounter {
     applied: u64,
     commands: u64,
+}
+
+impl CommandCounter {
+    /// A counter that has applied nothing.
+    pub(crate) fn new() -> CommandCounter {
+        CommandCounter {
+            applied: 0,
+            commands: 0,
+        }
+    }
 }
 
 impl StateMachine for CommandCounter {
@@ -70,7 +80,7 @@ impl StateMachine for CommandCounter {
 }
 
 /// A job registration of about 2 KB, as the HTTP API would propose it.
-fn job_register() -> Vec<u8> {
+pub(crate) fn job_register() -> Vec<u8> {
     let mut job = mock::service_job("bench-web", 3, 500, 256);
     job.meta = Some(
         (0..40)
@@ -108,7 +118,7 @@ struct Outcome {
     payload: usize,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -116,31 +126,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-async fn measure(servers: u64) -> anyhow::Result<Outcome> {
-    let net = MemoryNetwork::new();
-    let voters: Vec<u64> = (1..=servers).collect();
-    let mut dirs = Vec::new();
-    let mut handles: Vec<RaftHandle> = Vec::new();
-    for id in 1..=servers {
-        let dir = tempfile::tempdir()?;
-        let db = sled::open(dir.path())?;
-        let mut storage = SledStorage::open(&db)?;
-        storage.initialize(&voters)?;
-        let sm = CommandCounter {
-            applied: 0,
-            commands: 0,
-        };
-        let handle = spawn(
-            RaftConfig::new(id),
-            storage,
-            Box::new(sm),
-            net.transport(id),
-        )?;
-        net.attach(id, handle.clone());
-        handles.push(handle);
-        dirs.push(dir);
-    }
-    let first = handles[0].clone();
+/// Makes `first` campaign and waits (at most 10 s) until it leads.
+pub(crate) async fn elect(first: &RaftHandle) -> anyhow::Result<()> {
     first.campaign().await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut status = first.watch_status();
@@ -152,14 +139,24 @@ async fn measure(servers: u64) -> anyhow::Result<Outcome> {
             .await
             .ok();
     }
+    Ok(())
+}
 
-    let payload = Arc::new(job_register());
+/// Runs `WRITERS` writers proposing `payload` back to back through `leader`
+/// for the warm-up and the measured window; answers the sorted commit
+/// latencies (ms) of the writes answered inside the window, and how many
+/// writes failed.
+pub(crate) async fn drive_writers(
+    leader: &RaftHandle,
+    payload: &[u8],
+) -> anyhow::Result<(Vec<f64>, u64)> {
+    let payload: Arc<[u8]> = Arc::from(payload);
     let start = Instant::now();
     let measure_from = start + WARMUP;
     let stop_at = measure_from + MEASURE;
     let mut writers = Vec::new();
     for _ in 0..WRITERS {
-        let leader = first.clone();
+        let leader = leader.clone();
         let payload = payload.clone();
         writers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -190,10 +187,38 @@ async fn measure(servers: u64) -> anyhow::Result<Outcome> {
         all.extend(l);
         failures += f;
     }
+    all.sort_by(f64::total_cmp);
+    Ok((all, failures))
+}
+
+async fn measure(servers: u64) -> anyhow::Result<Outcome> {
+    let net = MemoryNetwork::new();
+    let voters: Vec<u64> = (1..=servers).collect();
+    let mut dirs = Vec::new();
+    let mut handles: Vec<RaftHandle> = Vec::new();
+    for id in 1..=servers {
+        let dir = tempfile::tempdir()?;
+        let db = sled::open(dir.path())?;
+        let mut storage = SledStorage::open(&db)?;
+        storage.initialize(&voters)?;
+        let sm = CommandCounter::new();
+        let handle = spawn(
+            RaftConfig::new(id),
+            storage,
+            Box::new(sm),
+            net.transport(id),
+        )?;
+        net.attach(id, handle.clone());
+        handles.push(handle);
+        dirs.push(dir);
+    }
+    let first = handles[0].clone();
+    elect(&first).await?;
+    let payload = job_register();
+    let (all, failures) = drive_writers(&first, &payload).await?;
     if failures > 0 {
         bail!("{failures} writes failed with {servers} server(s)");
     }
-    all.sort_by(f64::total_cmp);
     for h in &handles {
         h.shutdown().await;
     }

@@ -11,68 +11,21 @@
 //! commands, so the figures are consensus plus transport.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use raft::eraftpb::Message;
-use sched_core::model::{EvalId, Evaluation};
-use sched_scheduler::mock;
 use sched_server::fsm::{Command, CommandResponse, ServerEntry};
-use sched_server::raft::{
-    RaftConfig, RaftError, RaftHandle, Role, SledStorage, StateMachine, Transport, spawn,
-};
+use sched_server::raft::{RaftConfig, RaftError, RaftHandle, SledStorage, Transport, spawn};
 use sched_server::rpc::{
     GrpcTransport, HandlerError, JoinReply, PeerHandler, PeerStatus, TransportConfig, serve,
 };
 use tokio::sync::oneshot;
 
 use crate::figure;
+use crate::raft::{CommandCounter, MEASURE, drive_writers, elect, job_register, percentile};
 
-const WRITERS: usize = 64;
-const WARMUP: Duration = Duration::from_millis(500);
-const MEASURE: Duration = Duration::from_secs(4);
 const SERVERS: u64 = 3;
-
-/// Decodes every command and counts them.
-struct CommandCounter {
-    applied: u64,
-    commands: u64,
-}
-
-impl StateMachine for CommandCounter {
-    fn apply(&mut self, index: u64, data: &[u8]) -> CommandResponse {
-        self.applied = index;
-        let error = match Command::decode(data) {
-            Ok(_) => {
-                self.commands += 1;
-                None
-            }
-            Err(e) => Some(e.to_string()),
-        };
-        CommandResponse {
-            index,
-            error,
-            job_version: None,
-        }
-    }
-
-    fn applied_index(&self) -> u64 {
-        self.applied
-    }
-
-    fn snapshot(&self) -> Vec<u8> {
-        self.commands.to_be_bytes().to_vec()
-    }
-
-    fn restore(&mut self, index: u64, data: &[u8]) -> Result<(), String> {
-        let bytes: [u8; 8] = data
-            .try_into()
-            .map_err(|_| "a counter snapshot is 8 bytes".to_string())?;
-        self.commands = u64::from_be_bytes(bytes);
-        self.applied = index;
-        Ok(())
-    }
-}
 
 /// Hands peer traffic to the node; the benchmark needs nothing else.
 struct NodePeer {
@@ -119,45 +72,6 @@ impl PeerHandler for NodePeer {
     }
 }
 
-/// A job registration of about 2 KB, as the HTTP API would propose it.
-fn job_register() -> Vec<u8> {
-    let mut job = mock::service_job("bench-web", 3, 500, 256);
-    job.meta = Some(
-        (0..40)
-            .map(|i| {
-                (
-                    format!("meta_key_{i:02}"),
-                    format!("value-{i:02}-{}", "x".repeat(16)),
-                )
-            })
-            .collect(),
-    );
-    let eval = Evaluation {
-        id: EvalId::generate(),
-        namespace: "default".into(),
-        priority: 50,
-        r#type: "service".into(),
-        triggered_by: "job-register".into(),
-        job_id: "bench-web".into(),
-        ..Evaluation::default()
-    };
-    Command::JobRegister {
-        job: Box::new(job),
-        eval: Some(eval),
-        submission: None,
-        now: 1_764_460_800_000_000_000,
-    }
-    .encode()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
 /// Writes per second, p50 and p99 commit latency in ms.
 async fn measure() -> anyhow::Result<(f64, f64, f64)> {
     let mut listeners = Vec::new();
@@ -187,10 +101,7 @@ async fn measure() -> anyhow::Result<(f64, f64, f64)> {
                 transport.add_peer(peer, addr);
             }
         }
-        let sm = CommandCounter {
-            applied: 0,
-            commands: 0,
-        };
+        let sm = CommandCounter::new();
         let handle = spawn(RaftConfig::new(id), storage, Box::new(sm), transport)?;
         let peer: Arc<dyn PeerHandler> = Arc::new(NodePeer {
             handle: handle.clone(),
@@ -205,54 +116,8 @@ async fn measure() -> anyhow::Result<(f64, f64, f64)> {
     }
 
     let first = handles[0].clone();
-    first.campaign().await?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut status = first.watch_status();
-    while status.borrow().role != Role::Leader {
-        if Instant::now() > deadline {
-            bail!("no leader within 10 s");
-        }
-        tokio::time::timeout(Duration::from_millis(200), status.changed())
-            .await
-            .ok();
-    }
-
-    let payload = Arc::new(job_register());
-    let start = Instant::now();
-    let measure_from = start + WARMUP;
-    let stop_at = measure_from + MEASURE;
-    let mut writers = Vec::new();
-    for _ in 0..WRITERS {
-        let leader = first.clone();
-        let payload = payload.clone();
-        writers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut failures = 0u64;
-            loop {
-                let t0 = Instant::now();
-                if t0 >= stop_at {
-                    break;
-                }
-                match leader.propose(payload.to_vec()).await {
-                    Ok(resp) if resp.error.is_none() => {
-                        let done = Instant::now();
-                        if t0 >= measure_from && done <= stop_at {
-                            latencies.push((done - t0).as_secs_f64() * 1000.0);
-                        }
-                    }
-                    _ => failures += 1,
-                }
-            }
-            (latencies, failures)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut failures = 0;
-    for w in writers {
-        let (l, f) = w.await.context("writer task")?;
-        all.extend(l);
-        failures += f;
-    }
+    elect(&first).await?;
+    let (all, failures) = drive_writers(&first, &job_register()).await?;
     for h in &handles {
         h.shutdown().await;
     }
@@ -268,7 +133,6 @@ async fn measure() -> anyhow::Result<(f64, f64, f64)> {
     if failures > 0 {
         bail!("{failures} writes failed over gRPC");
     }
-    all.sort_by(f64::total_cmp);
     Ok((
         all.len() as f64 / MEASURE.as_secs_f64(),
         percentile(&all, 0.50),
