@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
-use sched_core::model::{AllocId, AllocMetric, EvalId, Evaluation};
+use sched_core::model::{
+    AllocDeploymentStatus, AllocId, AllocMetric, DeploymentId, EvalId, Evaluation,
+};
 
 use crate::context::EvalContext;
 use crate::job_view::JobView;
@@ -69,10 +71,21 @@ fn attempt(
     let rec = reconcile(state, job, &allocs, now, eval.id.as_str());
     let mut ctx = EvalContext::new(state, new_plan(eval, job, state.index()));
     let mut out = Attempt::default();
+    // A new deployment gets its ID here, from the evaluation's seeded
+    // source, so a retried attempt plans the same way.
+    let new_deployment_id = match rec.deployment {
+        Some(_) => DeploymentId::from_u128(ids.u128(..)),
+        None => DeploymentId::default(),
+    };
+    ctx.plan.deployment = rec.deployment.clone().map(|mut d| {
+        d.id = new_deployment_id.clone();
+        d
+    });
+    ctx.plan.deployment_updates = rec.deployment_updates.clone();
     for stop in &rec.stop {
         append_stop(&mut ctx.plan, stop);
     }
-    for a in rec.inplace {
+    for a in rec.inplace.iter().cloned() {
         ctx.plan
             .node_allocation
             .entry(a.node_id.clone())
@@ -104,7 +117,14 @@ fn attempt(
     };
     let mut stack = Stack::new(config.clone(), state, job, seed);
     let mut failed: BTreeMap<String, AllocMetric> = BTreeMap::new();
-    for place in &rec.place {
+    // Canaries first, so a full cluster leaves the rollout waiting rather
+    // than the count short.
+    let placements = rec
+        .canaries
+        .iter()
+        .map(|p| (p, true))
+        .chain(rec.place.iter().map(|p| (p, false)));
+    for (place, canary) in placements {
         let Some(group) = job.group(&place.group) else {
             continue;
         };
@@ -118,7 +138,7 @@ fn attempt(
         };
         match stack.select(&mut ctx, job, group, &opts) {
             Some(chosen) => {
-                let alloc = new_alloc(
+                let mut alloc = new_alloc(
                     &ctx,
                     eval,
                     job,
@@ -127,6 +147,13 @@ fn attempt(
                     AllocId::from_u128(ids.u128(..)),
                     now,
                 );
+                alloc.deployment_id = rec.deployment_for(&place.group, &new_deployment_id);
+                if canary && alloc.deployment_id.is_some() {
+                    alloc.deployment_status = Some(AllocDeploymentStatus {
+                        canary: true,
+                        ..Default::default()
+                    });
+                }
                 ctx.plan
                     .node_allocation
                     .entry(chosen.node_id.clone())

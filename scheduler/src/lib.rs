@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod context;
+pub mod deployment;
 pub mod feasible;
 pub mod generic;
 pub mod harness;
