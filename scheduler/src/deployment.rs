@@ -73,16 +73,16 @@ pub fn health(a: &Allocation) -> Option<bool> {
 /// The job's deployments as one reconciliation sees them.
 #[derive(Debug, Clone, Default)]
 pub struct Rollout {
-    /// The deployment of this job version that may still change (running,
-    /// paused or failed); `None` when there is none yet.
+    /// The deployment of this job version unless it succeeded (running,
+    /// paused, failed or cancelled); `None` when there is none yet.
     pub current: Option<Deployment>,
     /// The latest deployment when it belongs to an older job version (or is
     /// finished): its unpromoted canaries are stopped.
     pub old: Option<Deployment>,
     /// The current deployment is paused (or pending): no new work.
     pub paused: bool,
-    /// The current deployment failed: no new work except replacing lost and
-    /// failed allocations that are not its own.
+    /// The current deployment failed or was cancelled: no new work except
+    /// replacing lost and failed allocations that are not its own.
     pub failed: bool,
     /// Status changes for existing deployments.
     pub updates: Vec<DeploymentStatusUpdate>,
@@ -114,10 +114,7 @@ impl Rollout {
             r.old = Some(d.clone());
             return r;
         }
-        if matches!(
-            d.status,
-            DeploymentStatus::Successful | DeploymentStatus::Cancelled
-        ) {
+        if d.status == DeploymentStatus::Successful {
             r.old = Some(d.clone());
             return r;
         }
@@ -125,7 +122,12 @@ impl Rollout {
             d.status,
             DeploymentStatus::Paused | DeploymentStatus::Pending
         );
-        r.failed = d.status == DeploymentStatus::Failed;
+        // A cancelled deployment of this very version halts like a failed
+        // one: the version is not rolled out again until a newer one comes.
+        r.failed = matches!(
+            d.status,
+            DeploymentStatus::Failed | DeploymentStatus::Cancelled
+        );
         r.current = Some(d.clone());
         r
     }
@@ -331,6 +333,11 @@ mod tests {
             Some(&deployment(1, DeploymentStatus::Successful)),
         );
         assert!(r.current.is_none());
+        let r = Rollout::new(
+            Some(&job(1)),
+            Some(&deployment(1, DeploymentStatus::Cancelled)),
+        );
+        assert!(r.current.is_some() && r.failed && r.updates.is_empty());
     }
 
     #[test]

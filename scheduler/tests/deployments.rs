@@ -29,7 +29,7 @@ fn cfg() -> SchedulerConfig {
 /// A service job `web` with the given update strategy.
 fn job(count: i64, max_parallel: i64, canary: i64) -> Job {
     let mut j = mock::service_job("web", count, 100, 128);
-    j.task_groups.as_mut().unwrap()[0].update = Some(UpdateStrategy {
+    j.task_groups.as_mut().expect("mock job has a group")[0].update = Some(UpdateStrategy {
         max_parallel: Some(max_parallel),
         canary: Some(canary),
         ..Default::default()
@@ -39,7 +39,8 @@ fn job(count: i64, max_parallel: i64, canary: i64) -> Job {
 
 /// The same job with a changed task command: a destructive change.
 fn changed(mut j: Job, command: &str) -> Job {
-    let task = &mut j.task_groups.as_mut().unwrap()[0].tasks.as_mut().unwrap()[0];
+    let group = &mut j.task_groups.as_mut().expect("mock job has a group")[0];
+    let task = &mut group.tasks.as_mut().expect("mock group has a task")[0];
     task.config
         .get_or_insert_with(Default::default)
         .insert("command".into(), serde_json::Value::String(command.into()));
@@ -55,12 +56,13 @@ fn live(h: &Harness) -> Vec<Allocation> {
 }
 
 fn version(a: &Allocation) -> u64 {
-    a.job.as_ref().unwrap().ver()
+    a.job.as_ref().expect("allocations carry their job").ver()
 }
 
 fn rerun(h: &mut Harness) {
     let eval = h.job_eval("default", "web");
-    h.run(&eval, &cfg()).unwrap();
+    h.run(&eval, &cfg())
+        .expect("the harness planner does not fail");
 }
 
 /// Marks every running allocation not yet judged healthy.
@@ -77,7 +79,9 @@ fn all_healthy(h: &mut Harness) {
 }
 
 fn latest(h: &Harness) -> sched_core::model::Deployment {
-    h.latest_deployment("default", "web").unwrap().clone()
+    h.latest_deployment("default", "web")
+        .expect("the job has a deployment")
+        .clone()
 }
 
 #[test]
