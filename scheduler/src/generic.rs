@@ -116,16 +116,26 @@ fn attempt(
         return Ok(out);
     };
     let mut stack = Stack::new(config.clone(), state, job, seed);
+    // Stacks for older job versions, which replacements keep while their
+    // group waits for canary promotion.
+    let mut old_stacks: BTreeMap<u64, Stack<'_>> = BTreeMap::new();
     let mut failed: BTreeMap<String, AllocMetric> = BTreeMap::new();
     // Canaries first, so a full cluster leaves the rollout waiting rather
     // than the count short.
     let placements = rec
         .canaries
         .iter()
-        .map(|p| (p, true))
-        .chain(rec.place.iter().map(|p| (p, false)));
-    for (place, canary) in placements {
-        let Some(group) = job.group(&place.group) else {
+        .map(|p| (p, true, false))
+        .chain(rec.place.iter().map(|p| (p, false, false)))
+        .chain(rec.downgraded.iter().map(|p| (p, false, true)));
+    for (place, canary, downgraded) in placements {
+        let old_job = place
+            .previous
+            .as_ref()
+            .and_then(|p| p.job.as_deref())
+            .filter(|_| downgraded);
+        let place_job = old_job.unwrap_or(job);
+        let Some(group) = place_job.group(&place.group) else {
             continue;
         };
         if let Some(m) = failed.get_mut(&place.group) {
@@ -136,17 +146,25 @@ fn attempt(
         let opts = SelectOptions {
             penalty_nodes: place.penalty_nodes.clone(),
         };
-        match stack.select(&mut ctx, job, group, &opts) {
+        let stack = match old_job {
+            Some(old) => old_stacks
+                .entry(old.ver())
+                .or_insert_with(|| Stack::new(config.clone(), state, old, seed)),
+            None => &mut stack,
+        };
+        match stack.select(&mut ctx, place_job, group, &opts) {
             Some(chosen) => {
                 let mut alloc = new_alloc(
                     &ctx,
                     eval,
-                    job,
+                    place_job,
                     place,
                     &chosen,
                     AllocId::from_u128(ids.u128(..)),
                     now,
                 );
+                // Every placement of a tracked group joins the deployment,
+                // old-version replacements too (as in Nomad).
                 alloc.deployment_id = rec.deployment_for(&place.group, &new_deployment_id);
                 if canary && alloc.deployment_id.is_some() {
                     alloc.deployment_status = Some(AllocDeploymentStatus {

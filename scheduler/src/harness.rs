@@ -2,8 +2,10 @@
 //! [`Planner`] over plain maps and applies plans the way the server's plan
 //! applier does — per node, it re-checks that the node is ready and that
 //! every allocation fits (CPU, memory, cores, devices, no port used twice),
-//! commits the nodes that fit and refuses the rest with a refresh index. So
-//! tests and benchmarks drive the real scheduler.
+//! commits the nodes that fit and refuses the rest with a refresh index —
+//! and records deployments and their placed, canary and health counts as
+//! the server's state store does. So tests and benchmarks drive the real
+//! scheduler.
 //!
 //! Not a store: no persistence, no concurrency, no blocking queries.
 

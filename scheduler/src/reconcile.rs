@@ -85,6 +85,9 @@ pub struct Reconciled {
     pub delayed: Vec<DelayedReschedule>,
     /// Canaries to place beside the allocations they will replace.
     pub canaries: Vec<Placement>,
+    /// Replacements placed with the job version of the allocation they
+    /// replace (its `job`), because the group waits for canary promotion.
+    pub downgraded: Vec<Placement>,
     /// A deployment to create for this job version; the scheduler gives it
     /// an ID and every placement of its groups joins it.
     pub deployment: Option<Deployment>,
@@ -620,9 +623,22 @@ fn reconcile_group(
         && !reschedule_later
         && !requires_canaries
         && dstate.is_none_or(group_state_complete);
+    // While canaries wait for promotion, replacements of old allocations
+    // (lost, failed, migrated) keep the old version: the new one runs only
+    // as canaries until promoted.
+    let keeps_old_version = |p: &Placement| {
+        strategy.is_some()
+            && canarying
+            && p.previous
+                .as_ref()
+                .and_then(|prev| prev.job.as_ref())
+                .is_some_and(|j| j.ver() != job.ver())
+    };
     for (p, canary) in placing {
         if canary {
             out.canaries.push(p);
+        } else if keeps_old_version(&p) {
+            out.downgraded.push(p);
         } else {
             out.place.push(p);
         }

@@ -523,3 +523,85 @@ fn failed_replacement_is_rescheduled_within_a_running_deployment() {
     assert_eq!(live(&h).len(), 3);
     assert_eq!(live(&h).iter().filter(|a| version(a) == 1).count(), 1);
 }
+
+#[test]
+fn only_groups_with_a_strategy_join_the_deployment() {
+    let mut h = cluster(3);
+    let mut v0 = job(2, 1, 0);
+    let mut other = v0.task_groups.as_ref().expect("group")[0].clone();
+    other.name = Some("db".into());
+    other.update = Some(UpdateStrategy {
+        max_parallel: Some(0),
+        ..Default::default()
+    });
+    v0.task_groups.as_mut().expect("group").push(other);
+    h.register_and_run(v0.clone(), &cfg()).unwrap();
+    let d = latest(&h);
+    assert_eq!(d.task_groups.keys().collect::<Vec<_>>(), vec!["web"]);
+    for a in live(&h) {
+        assert_eq!(
+            a.deployment_id.is_some(),
+            a.task_group == "web",
+            "{}",
+            a.name
+        );
+    }
+    all_healthy(&mut h);
+    rerun(&mut h);
+    assert_eq!(latest(&h).status, DeploymentStatus::Successful);
+    // A change to both groups: `db` is replaced at once, `web` one by one.
+    let mut v1 = v0;
+    for g in v1.task_groups.as_mut().expect("groups") {
+        let task = &mut g.tasks.as_mut().expect("task")[0];
+        task.config.get_or_insert_with(Default::default).insert(
+            "command".into(),
+            serde_json::Value::String("/bin/v1".into()),
+        );
+    }
+    h.register_and_run(v1, &cfg()).unwrap();
+    let now = live(&h);
+    let new_in = |g: &str| {
+        now.iter()
+            .filter(|a| a.task_group == g && version(a) == 1)
+            .count()
+    };
+    assert_eq!((new_in("web"), new_in("db")), (1, 2));
+}
+
+#[test]
+fn a_lost_canary_is_placed_again_as_a_canary() {
+    let mut h = cluster(3);
+    let v0 = job(2, 1, 1);
+    h.register_and_run(v0.clone(), &cfg()).unwrap();
+    all_healthy(&mut h);
+    rerun(&mut h);
+    h.register_and_run(changed(v0, "/bin/v1"), &cfg()).unwrap();
+    let canary = live(&h).into_iter().find(is_canary).unwrap();
+    h.set_node_status(&canary.node_id, sched_core::model::NodeStatus::Down);
+    rerun(&mut h);
+    let lost = h.alloc(&canary.id).unwrap();
+    assert_eq!(lost.client_status, ClientStatus::Lost);
+    let canaries: Vec<Allocation> = live(&h).into_iter().filter(is_canary).collect();
+    assert_eq!(canaries.len(), 1);
+    assert_ne!(canaries[0].id, canary.id);
+    assert_ne!(canaries[0].node_id, canary.node_id);
+    assert_eq!(
+        latest(&h).task_groups["web"].placed_canaries,
+        vec![canary.id.clone(), canaries[0].id.clone()]
+    );
+    // The old version's allocations are whole again where they were lost:
+    // replacements keep the old version while the canary waits.
+    assert_eq!(live(&h).iter().filter(|a| version(a) == 0).count(), 2);
+    // After promotion they are replaced by the new version like the rest.
+    h.set_alloc_health(&canaries[0].id, true);
+    let mut promoted = latest(&h);
+    promoted.task_groups.get_mut("web").unwrap().promoted = true;
+    h.upsert_deployment(promoted);
+    for _ in 0..6 {
+        all_healthy(&mut h);
+        rerun(&mut h);
+    }
+    assert_eq!(live(&h).len(), 2);
+    assert!(live(&h).iter().all(|a| version(a) == 1));
+    assert_eq!(latest(&h).status, DeploymentStatus::Successful);
+}
