@@ -341,6 +341,33 @@ mod tests {
     }
 
     #[test]
+    fn which_groups_roll_and_how_many_migrate() {
+        let mut j = job(1);
+        let mut g = j.task_groups.as_ref().expect("group")[0].clone();
+        assert!(
+            rolling_strategy(&j, &g).is_some(),
+            "service default: max_parallel 1"
+        );
+        g.update.as_mut().expect("canonical").max_parallel = Some(0);
+        assert!(rolling_strategy(&j, &g).is_none());
+        g.update.as_mut().expect("canonical").max_parallel = Some(-2);
+        assert!(rolling_strategy(&j, &g).is_none());
+        g.update.as_mut().expect("canonical").max_parallel = Some(3);
+        j.r#type = Some("batch".into());
+        assert!(rolling_strategy(&j, &g).is_none());
+        assert_eq!(migrate_max_parallel(&g), 1, "service default");
+        for (set, want) in [(Some(4), 4), (Some(0), 1), (Some(-5), 1), (None, 1)] {
+            g.migrate = Some(sched_core::model::MigrateStrategy {
+                max_parallel: set,
+                ..Default::default()
+            });
+            assert_eq!(migrate_max_parallel(&g), want, "{set:?}");
+        }
+        g.migrate = None;
+        assert_eq!(migrate_max_parallel(&g), 1);
+    }
+
+    #[test]
     fn group_state_and_times() {
         let s = UpdateStrategy {
             max_parallel: Some(2),
