@@ -7,8 +7,9 @@
 //! allocations per the group's reschedule policy, now or — when delayed —
 //! through a follow-up evaluation.
 //!
-//! It decides only *what*; *where* is the stack's. Deployments, canaries
-//! and disconnected-client handling are not done here yet.
+//! It decides only *what*; *where* is the stack's. Deployments and canaries
+//! are not done here yet; disconnected clients' allocations are decided by
+//! [`reconcile_disconnect`](crate::reconcile_disconnect) first.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -147,6 +148,8 @@ fn reconcile_group(
     eval_id: &str,
     out: &mut Reconciled,
 ) {
+    // Disconnected clients' allocations first; the rest as usual.
+    let allocs = &crate::reconcile_disconnect::reconcile_group(state, group, allocs, now, out);
     let desired = group.count() as usize;
     let batch = job.job_type() == "batch";
     let policy = group.reschedule(job);
