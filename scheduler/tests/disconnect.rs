@@ -2,6 +2,7 @@
 //! disconnected node become unknown and are replaced, the pair is
 //! reconciled per policy when the node is back, and an unknown allocation
 //! is lost when its window passes or its node goes down.
+#![allow(clippy::unwrap_used)]
 
 use sched_core::model::{
     AllocId, Allocation, ClientStatus, DesiredStatus, DisconnectStrategy, Duration, Job,
