@@ -34,6 +34,7 @@ pub mod job_view;
 pub mod mock;
 pub mod rank;
 pub mod reconcile;
+pub mod reconcile_disconnect;
 pub mod stack;
 pub mod state;
 pub mod submit;

@@ -15,8 +15,9 @@
 //! deployment starts nothing new. Drain migrations of service groups move
 //! `migrate.max_parallel` at a time.
 //!
-//! It decides only *what*; *where* is the stack's. Disconnected-client
-//! handling is not done here.
+//! It decides only *what*; *where* is the stack's. Disconnected clients'
+//! allocations are decided by
+//! [`reconcile_disconnect`](crate::reconcile_disconnect) first.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -244,6 +245,8 @@ fn reconcile_group(
     out: &mut Reconciled,
 ) -> bool {
     let (state, job, group, rollout) = (ctx.state, ctx.job, ctx.group, ctx.rollout);
+    // Disconnected clients' allocations first; the rest as usual.
+    let allocs = &crate::reconcile_disconnect::reconcile_group(state, group, allocs, ctx.now, out);
     let desired = group.count() as usize;
     let batch = job.job_type() == "batch";
     let policy = group.reschedule(job);
@@ -484,8 +487,16 @@ fn reconcile_group(
         )
     });
 
+    // Replacements already decided for disconnected clients' allocations
+    // hold their names and count toward the group.
+    let decided: Vec<String> = out
+        .place
+        .iter()
+        .filter(|p| p.group == group.name())
+        .map(|p| p.name.clone())
+        .collect();
     // Missing allocations take the lowest free name indexes.
-    let existing = counted(&kept) + migrate.len() + lost.len() + resched.len();
+    let existing = counted(&kept) + migrate.len() + lost.len() + resched.len() + decided.len();
     let mut count_up: Vec<Pending> = Vec::new();
     if existing < desired {
         let used: BTreeSet<u64> = kept
@@ -498,6 +509,7 @@ fn reconcile_group(
                     .chain(placing.iter())
                     .map(|(p, _)| p.name.as_str()),
             )
+            .chain(decided.iter().map(String::as_str))
             .filter_map(name_index)
             .collect();
         let mut i = 0u64;
