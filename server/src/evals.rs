@@ -1,6 +1,6 @@
 //! The evaluations the server creates, built as Nomad builds them: for user
 //! requests (the HTTP API), node changes (heartbeats, registration), failed
-//! allocations and periodic launches. One constructor, so every evaluation
+//! allocations, periodic launches and deployments. One constructor, so every evaluation
 //! gets a fresh ID and trace ID the same way.
 
 use sched_core::model::{EvalId, EvalStatus, Evaluation, Job};
@@ -25,6 +25,9 @@ pub mod trigger {
     pub const NODE_UPDATE: &str = "node-update";
     /// `alloc-failure`: a client reported a failed allocation.
     pub const ALLOC_FAILURE: &str = "alloc-failure";
+    /// `deployment-watcher`: a deployment progressed, was promoted or
+    /// failed.
+    pub const DEPLOYMENT_WATCHER: &str = "deployment-watcher";
 }
 
 /// A pending evaluation of `job` with a fresh ID and trace id, stamped with
