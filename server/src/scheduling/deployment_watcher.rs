@@ -356,3 +356,329 @@ pub async fn run_deployment_watcher(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use sched_core::model::{Duration as Span, EvalStatus};
+
+    use super::*;
+    use crate::fsm::Fsm;
+    use crate::fsm::deployment_fixture::{self as fixture, GROUP, JOB, deployment_id};
+    use crate::scheduling::broker::Clock;
+    use crate::scheduling::local_cluster::LocalCluster;
+
+    const T0: i64 = 1_700_000_000_000_000_000;
+    const MINUTE: i64 = 60_000_000_000;
+
+    /// The real FSM behind a cluster whose clock the test moves.
+    struct World {
+        cluster: LocalCluster,
+        clock: Arc<AtomicI64>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl World {
+        fn new(group: DeploymentState, allocs: usize, canaries: usize) -> World {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let db = sled::open(dir.path()).expect("sled");
+            let (fsm, reader) = Fsm::open(&db).expect("open");
+            let clock = Arc::new(AtomicI64::new(T0));
+            let c = clock.clone();
+            let cluster = LocalCluster::new(
+                Box::new(fsm),
+                reader,
+                Clock::new(move || c.load(Ordering::SeqCst)),
+            );
+            let w = World {
+                cluster,
+                clock,
+                _dir: dir,
+            };
+            for cmd in fixture::setup(group, allocs, canaries, T0) {
+                w.apply(cmd);
+            }
+            w
+        }
+
+        fn apply(&self, cmd: Command) {
+            let r = self.cluster.apply_now(&cmd).expect("applied");
+            assert_eq!(r.error, None, "command refused");
+        }
+
+        fn advance(&self, by: i64) {
+            self.clock.fetch_add(by, Ordering::SeqCst);
+        }
+
+        /// One look by the watcher; answers when it wants to look again.
+        async fn watch(&self) -> i64 {
+            run_once(&self.cluster).await
+        }
+
+        fn snap(&self) -> StateSnapshot {
+            self.cluster.state().snapshot()
+        }
+
+        fn deployment(&self) -> Arc<Deployment> {
+            self.snap()
+                .deployment(&deployment_id())
+                .expect("deployment")
+        }
+
+        fn watcher_evals(&self) -> Vec<Arc<Evaluation>> {
+            self.snap()
+                .evals_by_job("default", JOB)
+                .into_iter()
+                .filter(|e| e.triggered_by == trigger::DEPLOYMENT_WATCHER)
+                .collect()
+        }
+    }
+
+    fn group(total: i64, canaries: i64) -> DeploymentState {
+        DeploymentState {
+            desired_total: total,
+            desired_canaries: canaries,
+            progress_deadline: Span(10 * MINUTE),
+            ..DeploymentState::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unhealthy_allocation_fails_and_reverts_to_the_stable_version() {
+        let w = World::new(
+            DeploymentState {
+                auto_revert: true,
+                ..group(3, 0)
+            },
+            3,
+            0,
+        );
+        w.watch().await;
+        w.apply(fixture::report(&[1], false, T0));
+        w.watch().await;
+        let d = w.deployment();
+        assert_eq!(d.status, DeploymentStatus::Failed);
+        assert_eq!(
+            d.status_description,
+            "Failed due to unhealthy allocations - rolling back to job version 0"
+        );
+        let s = w.snap();
+        let job = s.job("default", JOB).expect("job");
+        assert_eq!(job.version, Some(2), "the revert is a new version");
+        assert_eq!(job.priority, fixture::job(0).priority, "with v0's spec");
+        let evals = w.watcher_evals();
+        assert_eq!(evals.len(), 1);
+        assert_eq!(evals[0].deployment_id, Some(deployment_id()));
+        assert_eq!(evals[0].status, EvalStatus::Pending);
+        // Failed is terminal: the watcher leaves it alone from now on.
+        let before = s.index();
+        w.watch().await;
+        assert_eq!(w.snap().index(), before);
+    }
+
+    #[tokio::test]
+    async fn without_auto_revert_or_a_stable_version_nothing_is_rolled_back() {
+        let w = World::new(group(3, 0), 3, 0);
+        w.apply(fixture::report(&[0], false, T0));
+        w.watch().await;
+        let d = w.deployment();
+        assert_eq!(d.status_description, "Failed due to unhealthy allocations");
+        assert_eq!(w.snap().job("default", JOB).expect("job").version, Some(1));
+
+        let w = World::new(
+            DeploymentState {
+                auto_revert: true,
+                ..group(3, 0)
+            },
+            3,
+            0,
+        );
+        w.apply(Command::JobStability {
+            namespace: "default".into(),
+            job_id: JOB.into(),
+            version: 0,
+            stable: false,
+        });
+        w.apply(fixture::report(&[0], false, T0));
+        w.watch().await;
+        assert_eq!(
+            w.deployment().status_description,
+            "Failed due to unhealthy allocations - no stable job version to auto revert to"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_progress_deadline_fails_a_deployment_that_stalls() {
+        let w = World::new(
+            DeploymentState {
+                auto_revert: true,
+                ..group(3, 0)
+            },
+            3,
+            0,
+        );
+        // The first look starts the clock.
+        w.watch().await;
+        let by = w.deployment().task_groups[GROUP]
+            .require_progress_by
+            .clone()
+            .expect("deadline set");
+        assert_eq!(parse_time(&by), Some(T0 + 10 * MINUTE));
+        w.advance(10 * MINUTE - 10_000_000_000);
+        assert_eq!(w.watch().await, T0 + 10 * MINUTE, "wakes at the deadline");
+        assert_eq!(w.deployment().status, DeploymentStatus::Running);
+        w.advance(10_000_000_000);
+        w.watch().await;
+        let d = w.deployment();
+        assert_eq!(d.status, DeploymentStatus::Failed);
+        assert_eq!(
+            d.status_description,
+            "Failed due to progress deadline - rolling back to job version 0"
+        );
+        assert_eq!(w.snap().job("default", JOB).expect("job").version, Some(2));
+    }
+
+    #[tokio::test]
+    async fn a_healthy_allocation_moves_the_deadline_and_creates_one_eval() {
+        let w = World::new(group(3, 0), 3, 0);
+        w.watch().await;
+        assert!(w.watcher_evals().is_empty(), "no progress yet");
+        w.advance(5 * MINUTE);
+        w.apply(fixture::report(&[0], true, T0 + 5 * MINUTE));
+        w.watch().await;
+        let evals = w.watcher_evals();
+        assert_eq!(evals.len(), 1, "{evals:?}");
+        assert_eq!(
+            w.deployment().task_groups[GROUP].require_progress_by,
+            Some(crate::fsm::rfc3339(T0 + 15 * MINUTE))
+        );
+        // Seen once: no second eval for the same health.
+        w.watch().await;
+        assert_eq!(w.watcher_evals().len(), 1);
+        // The deadline now is 15 minutes after the start, not 10.
+        w.advance(6 * MINUTE);
+        w.watch().await;
+        assert_eq!(w.deployment().status, DeploymentStatus::Running);
+    }
+
+    #[tokio::test]
+    async fn canaries_promote_themselves_when_all_are_healthy() {
+        let w = World::new(
+            DeploymentState {
+                auto_promote: true,
+                ..group(3, 2)
+            },
+            2,
+            2,
+        );
+        w.apply(fixture::report(&[0], true, T0));
+        w.watch().await;
+        w.watch().await;
+        assert!(!w.deployment().task_groups[GROUP].promoted, "one of two");
+        w.apply(fixture::report(&[1], true, T0));
+        w.watch().await;
+        w.watch().await;
+        assert!(w.deployment().task_groups[GROUP].promoted);
+        assert_eq!(w.deployment().status, DeploymentStatus::Running);
+    }
+
+    #[tokio::test]
+    async fn canaries_without_auto_promote_wait_for_an_operator() {
+        let w = World::new(group(3, 2), 2, 2);
+        w.apply(fixture::report(&[0, 1], true, T0));
+        for _ in 0..3 {
+            w.watch().await;
+        }
+        let d = w.deployment();
+        assert!(!d.task_groups[GROUP].promoted);
+        // Waiting for promotion is not a stall.
+        w.advance(20 * MINUTE);
+        w.watch().await;
+        assert_eq!(w.deployment().status, DeploymentStatus::Running);
+    }
+
+    #[tokio::test]
+    async fn all_healthy_completes_and_marks_the_version_stable() {
+        let w = World::new(group(3, 0), 3, 0);
+        w.apply(fixture::report(&[0, 1], true, T0));
+        w.watch().await;
+        w.watch().await;
+        assert_eq!(w.deployment().status, DeploymentStatus::Running);
+        w.apply(fixture::report(&[2], true, T0));
+        w.watch().await;
+        w.watch().await;
+        let d = w.deployment();
+        assert_eq!(
+            (d.status, d.status_description.as_str()),
+            (
+                DeploymentStatus::Successful,
+                "Deployment completed successfully"
+            )
+        );
+        let s = w.snap();
+        assert_eq!(s.job("default", JOB).expect("job").stable, Some(true));
+        assert_eq!(
+            s.job_version("default", JOB, 1).expect("v1").stable,
+            Some(true)
+        );
+    }
+
+    #[tokio::test]
+    async fn paused_deployments_are_left_alone() {
+        let w = World::new(group(3, 0), 3, 0);
+        w.apply(Command::DeploymentPause {
+            deployment_id: deployment_id(),
+            pause: true,
+            eval: None,
+            now: T0,
+        });
+        w.apply(fixture::report(&[0], false, T0));
+        let before = w.snap().index();
+        w.watch().await;
+        assert_eq!(w.snap().index(), before);
+        assert_eq!(w.deployment().status, DeploymentStatus::Paused);
+    }
+
+    #[tokio::test]
+    async fn the_watcher_task_completes_deployments_once_it_leads() {
+        let w = Arc::new(World::new(group(3, 0), 3, 0));
+        w.apply(fixture::report(&[0, 1, 2], true, T0));
+        let (lead_tx, lead_rx) = watch::channel(false);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let cluster: Arc<dyn Cluster> = Arc::new(Shared(w.clone()));
+        let task = tokio::spawn(run_deployment_watcher(cluster, lead_rx, stop_rx));
+        lead_tx.send_replace(true);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while w.deployment().status != DeploymentStatus::Successful {
+            assert!(tokio::time::Instant::now() < deadline, "never completed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop_tx.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("stops")
+            .expect("no panic");
+    }
+
+    /// Lends a test's world to the watcher task.
+    struct Shared(Arc<World>);
+
+    impl Cluster for Shared {
+        fn state(&self) -> crate::state::StateReader {
+            self.0.cluster.state()
+        }
+        fn apply(
+            &self,
+            cmd: Command,
+        ) -> futures::future::BoxFuture<
+            '_,
+            Result<crate::fsm::CommandResponse, super::super::ClusterError>,
+        > {
+            self.0.cluster.apply(cmd)
+        }
+        fn now(&self) -> i64 {
+            self.0.cluster.now()
+        }
+    }
+}
