@@ -132,7 +132,7 @@ fn of_job(
         .filter(|d| d.namespace == ns && d.job_id == job_id)
         .filter(|d| all || d.job_create_index == 0 || d.job_create_index == create_index)
         .collect();
-    ds.sort_by(|a, b| b.create_index.cmp(&a.create_index));
+    ds.sort_by_key(|d| std::cmp::Reverse(d.create_index));
     Ok(ds)
 }
 

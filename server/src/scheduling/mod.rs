@@ -139,11 +139,7 @@ impl Scheduling {
             leader.clone(),
             shutdown.clone(),
         )));
-        tasks.push(tokio::spawn(deployment_watcher::run_deployment_watcher(
-            cluster.clone(),
-            leader.clone(),
-            shutdown.clone(),
-        )));
+        let leader_for_watcher = leader.clone();
         tasks.push(tokio::spawn(leader::run_leader(
             cluster.clone(),
             broker.clone(),
@@ -167,6 +163,11 @@ impl Scheduling {
                 shutdown.clone(),
             )));
         }
+        tasks.push(tokio::spawn(deployment_watcher::run_deployment_watcher(
+            cluster.clone(),
+            leader_for_watcher,
+            shutdown.clone(),
+        )));
         Scheduling {
             broker,
             blocked,
