@@ -299,7 +299,8 @@ fn watch_one(
 }
 
 /// Looks once and applies what it decided; answers when to look again
-/// (Unix nanoseconds) unless a deployment changes first.
+/// (Unix nanoseconds) unless a deployment changes first: at once after a
+/// change, so one look's step leads to the next.
 pub async fn run_once(cluster: &dyn Cluster) -> i64 {
     let snap = cluster.state().snapshot();
     let now = cluster.now();
@@ -310,13 +311,16 @@ pub async fn run_once(cluster: &dyn Cluster) -> i64 {
         .min(now.saturating_add(IDLE.as_nanos() as i64));
     for cmd in decided.commands {
         match cluster.apply(cmd).await {
-            Ok(resp) => {
-                if let Some(err) = resp.error {
-                    // The deployment moved on since the snapshot: look again.
+            Ok(resp) => match resp.error {
+                // The deployment moved on since the snapshot: look again.
+                Some(err) => {
                     tracing::debug!(error = %err, "deployment change refused");
                     wake = wake.min(now.saturating_add(RETRY));
                 }
-            }
+                // A change may enable the next step (an eval created does
+                // not touch the deployments table the loop waits on).
+                None => wake = wake.min(now),
+            },
             Err(err) => {
                 tracing::warn!(error = %err, "deployment change not committed; retrying");
                 wake = wake.min(now.saturating_add(RETRY));
@@ -546,7 +550,7 @@ mod tests {
         assert!(w.watcher_evals().is_empty(), "no progress yet");
         w.advance(5 * MINUTE);
         w.apply(fixture::report(&[0], true, T0 + 5 * MINUTE));
-        w.watch().await;
+        assert_eq!(w.watch().await, T0 + 5 * MINUTE, "looks again at once");
         let evals = w.watcher_evals();
         assert_eq!(evals.len(), 1, "{evals:?}");
         assert_eq!(
