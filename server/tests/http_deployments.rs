@@ -302,10 +302,11 @@ fn promote_refuses_unhealthy_canaries_then_promotes() {
         s.rejected(Method::GET, &path, None, StatusCode::METHOD_NOT_ALLOWED, "")
             .await;
 
+        // A unique prefix in the path, the full ID in the body.
         let (st, v) = s
             .json(
                 Method::POST,
-                &path,
+                &format!("/v1/deployment/promote/{}", &id()[..8]),
                 Some(json!({"DeploymentID": id(), "Groups": [GROUP]})),
             )
             .await;

@@ -166,20 +166,21 @@ async fn job_latest(
     ))
 }
 
-/// The deployment a write names: the body's `DeploymentID` must be the
-/// path's (as Nomad checks) and the path may be a unique prefix.
+/// The deployment a write names: the path may be a unique prefix, and the
+/// body's `DeploymentID`, when given, must name the same deployment (as
+/// Nomad checks).
 async fn target(
     ctx: &Ctx,
     path_id: &str,
     body_id: &str,
 ) -> Result<(StateSnapshot, Arc<Deployment>), ApiError> {
-    if !body_id.is_empty() && body_id != path_id {
+    let snap = ctx.read(false).await?;
+    let d = find(&snap, path_id)?;
+    if !body_id.is_empty() && body_id != path_id && body_id != d.id.0 {
         return Err(ApiError::bad(format!(
             "Deployment ID does not match: the path names {path_id:?}, the body {body_id:?}"
         )));
     }
-    let snap = ctx.read(false).await?;
-    let d = find(&snap, path_id)?;
     Ok((snap, d))
 }
 
