@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use sched_core::model::{DeploymentState, DeploymentStatus};
+use sched_server::fsm::Command;
 use sched_server::fsm::deployment_fixture::{self as fixture, GROUP, JOB, deployment_id};
 use sched_server::server::{Server, ServerConfig, ServerHandle};
 use tokio::net::TcpListener;
@@ -43,6 +44,23 @@ async fn wait_for_status(handle: &ServerHandle, want: DeploymentStatus) {
     }
 }
 
+/// Applies the fixture's commands; the deployment names the job's create
+/// index, which only the state knows, as the scheduler's would (otherwise
+/// the scheduler takes it for a deployment of an older job and cancels it).
+async fn setup(handle: &ServerHandle, group: DeploymentState, allocs: usize) {
+    for mut cmd in fixture::setup(group, allocs, 0, now()) {
+        if let Command::ApplyPlanResult {
+            deployment: Some(d),
+            ..
+        } = &mut cmd
+        {
+            let job = handle.state().snapshot().job("default", JOB).expect("job");
+            d.job_create_index = job.create_index.unwrap_or(0);
+        }
+        handle.apply(cmd).await.expect("applied");
+    }
+}
+
 fn group(auto_revert: bool) -> DeploymentState {
     DeploymentState {
         desired_total: 2,
@@ -54,18 +72,20 @@ fn group(auto_revert: bool) -> DeploymentState {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_allocations_complete_the_deployment() {
     let (_dir, server, handle) = leader().await;
-    for cmd in fixture::setup(group(false), 2, 0, now()) {
-        handle.apply(cmd).await.expect("applied");
-    }
+    // All of the job's three allocations, so the scheduler has nothing
+    // left to place.
+    let mut g = group(false);
+    g.desired_total = 3;
+    setup(&handle, g, 3).await;
     handle
-        .apply(fixture::report(&[0, 1], true, now()))
+        .apply(fixture::report(&[0, 1, 2], true, now()))
         .await
         .expect("reported");
     wait_for_status(&handle, DeploymentStatus::Successful).await;
     let snap = handle.state().snapshot();
     let d = snap.deployment(&deployment_id()).expect("deployment");
     assert_eq!(d.status_description, "Deployment completed successfully");
-    assert_eq!(d.task_groups[GROUP].healthy_allocs, 2);
+    assert_eq!(d.task_groups[GROUP].healthy_allocs, 3);
     assert_eq!(
         snap.job_version("default", JOB, 1).expect("v1").stable,
         Some(true)
@@ -76,9 +96,7 @@ async fn healthy_allocations_complete_the_deployment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unhealthy_allocation_fails_and_reverts() {
     let (_dir, server, handle) = leader().await;
-    for cmd in fixture::setup(group(true), 2, 0, now()) {
-        handle.apply(cmd).await.expect("applied");
-    }
+    setup(&handle, group(true), 2).await;
     handle
         .apply(fixture::report(&[0], false, now()))
         .await
