@@ -10,6 +10,7 @@ use sched_core::model::{AllocId, AllocMetric, EvalId, Evaluation};
 
 use crate::context::EvalContext;
 use crate::job_view::JobView;
+use crate::rank::preemption::record_preemptions;
 use crate::reconcile::reconcile;
 use crate::stack::{SchedulerConfig, SelectOptions, Stack};
 use crate::state::{Planner, SchedulerError, State};
@@ -113,12 +114,20 @@ fn attempt(
             *out.queued.entry(place.group.clone()).or_default() += 1;
             continue;
         }
-        let opts = SelectOptions {
+        let mut opts = SelectOptions {
             penalty_nodes: place.penalty_nodes.clone(),
+            ..SelectOptions::default()
         };
-        match stack.select(&mut ctx, job, group, &opts) {
+        let mut chosen = stack.select(&mut ctx, job, group, &opts);
+        // Nothing fits as it is: try again evicting lower-priority work,
+        // when the operator enabled preemption for this job type.
+        if chosen.is_none() && stack.preemption_enabled() {
+            opts.preempt = true;
+            chosen = stack.select(&mut ctx, job, group, &opts);
+        }
+        match chosen {
             Some(chosen) => {
-                let alloc = new_alloc(
+                let mut alloc = new_alloc(
                     &ctx,
                     eval,
                     job,
@@ -127,6 +136,7 @@ fn attempt(
                     AllocId::from_u128(ids.u128(..)),
                     now,
                 );
+                record_preemptions(&mut ctx.plan, &mut alloc, &chosen.preempted);
                 ctx.plan
                     .node_allocation
                     .entry(chosen.node_id.clone())
