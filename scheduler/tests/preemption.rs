@@ -2,6 +2,8 @@
 //! which configuration, the priority delta, what the plan records and the
 //! harness commits, and (as a property) that no node is ever overcommitted
 //! by plans that preempt.
+// Test helpers outside #[test] functions: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
 use sched_core::model::{
@@ -176,6 +178,45 @@ fn the_lowest_priority_allocation_goes_first() {
         .collect();
     assert_eq!(evicted, vec!["low10"]);
     assert_eq!(running_per_group(&h, "default", "sys")["web"], 1);
+}
+
+#[test]
+fn placements_of_one_plan_never_preempt_the_same_allocation_twice() {
+    let mut h = Harness::new();
+    let node = mock::node(1);
+    h.upsert_node(node.clone());
+    let mut victims = Vec::new();
+    for i in 1..=2u128 {
+        let id = format!("low{i}");
+        h.upsert_job(with_priority(mock::service_job(&id, 1, 2000, 4096), 10));
+        let job = h.job("default", &id).unwrap().clone();
+        let mut a = mock::alloc(&job, &node, 0);
+        a.id = AllocId::from_u128(i);
+        h.upsert_alloc(a.clone());
+        victims.push(a.id);
+    }
+    enable(&mut h, |p| p.service_scheduler_enabled = true);
+    let web = with_priority(mock::service_job("web", 2, 1500, 3000), 70);
+    h.register_and_run(web, &SchedulerConfig::default())
+        .unwrap();
+    assert_eq!(h.plans.len(), 1, "one plan, committed whole");
+    assert_eq!(h.results[0].refresh_index, 0);
+    let mut preempted: Vec<AllocId> = h.plans[0]
+        .node_preemptions
+        .values()
+        .flatten()
+        .map(|a| a.id.clone())
+        .collect();
+    preempted.sort();
+    assert_eq!(preempted, victims, "each victim once");
+    let placed = placed(&h, "web");
+    assert_eq!(placed.len(), 2);
+    assert!(placed.iter().all(|a| a.preempted_allocations.len() == 1));
+    assert_ne!(
+        placed[0].preempted_allocations,
+        placed[1].preempted_allocations
+    );
+    h.check_no_overcommit().unwrap();
 }
 
 #[derive(Debug, Clone)]

@@ -620,7 +620,7 @@ mod tests {
         let c = check_plan(
             &s,
             &Overlay::new(),
-            &preempting(new.clone(), &[victim.clone()]),
+            &preempting(new.clone(), std::slice::from_ref(&victim)),
             77,
         );
         assert!(!c.refused);
@@ -652,7 +652,7 @@ mod tests {
     fn stale_preemptions_are_refused() {
         let (n, victim, _) = full_node();
         let new = alloc(1, &n, 1000);
-        let p = preempting(new.clone(), &[victim.clone()]);
+        let p = preempting(new.clone(), std::slice::from_ref(&victim));
         // The victim is gone from the state.
         let empty = state(std::slice::from_ref(&n), &[], 10);
         let c = check_plan(&empty, &Overlay::new(), &p, 0);
