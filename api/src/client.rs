@@ -563,6 +563,34 @@ impl Client {
         Ok(self.query("/v1/regions", &QueryOptions::default()).await?.0)
     }
 
+    /// `GET /v1/operator/scheduler/configuration`.
+    pub async fn scheduler_configuration(&self) -> Result<SchedulerConfigurationResponse, Error> {
+        Ok(self
+            .query(
+                "/v1/operator/scheduler/configuration",
+                &QueryOptions::default(),
+            )
+            .await?
+            .0)
+    }
+
+    /// `PUT /v1/operator/scheduler/configuration[?cas=]`: replaces the
+    /// whole configuration; with `cas`, only if its modify index matches.
+    pub async fn set_scheduler_configuration(
+        &self,
+        config: &SchedulerConfiguration,
+        cas: Option<u64>,
+    ) -> Result<SchedulerSetConfigurationResponse, Error> {
+        let q: Vec<(&str, String)> = cas.map(|i| ("cas", i.to_string())).into_iter().collect();
+        self.write(
+            Method::PUT,
+            "/v1/operator/scheduler/configuration",
+            &q,
+            Some(config),
+        )
+        .await
+    }
+
     /// `GET /v1/operator/raft/configuration`.
     pub async fn raft_configuration(&self) -> Result<RaftConfiguration, Error> {
         Ok(self

@@ -6,7 +6,30 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use sched_core::model::{Allocation, Deployment, Evaluation, Job, Node, Variable};
+pub use sched_core::model::{
+    Allocation, Deployment, Evaluation, Job, Node, PreemptionConfig, SchedulerAlgorithm,
+    SchedulerConfiguration, Variable,
+};
+
+/// `GET /v1/operator/scheduler/configuration`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SchedulerConfigurationResponse {
+    /// The configuration in force.
+    pub scheduler_config: SchedulerConfiguration,
+    /// Raft index of the answer.
+    pub index: u64,
+}
+
+/// `PUT /v1/operator/scheduler/configuration`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SchedulerSetConfigurationResponse {
+    /// `false` when a compare-and-set index did not match.
+    pub updated: bool,
+    /// Raft index of the write.
+    pub index: u64,
+}
 
 /// One row of `GET /v1/jobs`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -56,10 +56,11 @@ impl<'a> EvalContext<'a> {
     }
 
     /// The allocations a node would run if the plan committed: its
-    /// non-terminal allocations, minus those the plan stops, with the plan's
-    /// placements and in-place updates (which replace by ID).
+    /// non-terminal allocations, minus those the plan stops or preempts,
+    /// with the plan's placements and in-place updates (which replace by ID).
     pub fn proposed_allocs(&self, node: &NodeId) -> Vec<&Allocation> {
         let stopped = self.plan.node_update.get(node);
+        let preempted = self.plan.node_preemptions.get(node);
         let placed = self.plan.node_allocation.get(node);
         let mut out: Vec<&Allocation> = self
             .state
@@ -67,6 +68,7 @@ impl<'a> EvalContext<'a> {
             .into_iter()
             .filter(|a| !a.is_terminal())
             .filter(|a| !stopped.is_some_and(|s| s.iter().any(|x| x.id == a.id)))
+            .filter(|a| !preempted.is_some_and(|s| s.iter().any(|x| x.id == a.id)))
             .filter(|a| !placed.is_some_and(|p| p.iter().any(|x| x.id == a.id)))
             .collect();
         out.extend(placed.into_iter().flatten().filter(|a| !a.is_terminal()));

@@ -12,6 +12,7 @@ use sched_core::model::{
 
 use crate::context::EvalContext;
 use crate::job_view::JobView;
+use crate::rank::preemption::record_preemptions;
 use crate::reconcile::reconcile;
 use crate::stack::{SchedulerConfig, SelectOptions, Stack};
 use crate::state::{Planner, SchedulerError, State};
@@ -143,8 +144,9 @@ fn attempt(
             *out.queued.entry(place.group.clone()).or_default() += 1;
             continue;
         }
-        let opts = SelectOptions {
+        let mut opts = SelectOptions {
             penalty_nodes: place.penalty_nodes.clone(),
+            ..SelectOptions::default()
         };
         let stack = match old_job {
             Some(old) => old_stacks
@@ -152,7 +154,14 @@ fn attempt(
                 .or_insert_with(|| Stack::new(config.clone(), state, old, seed)),
             None => &mut stack,
         };
-        match stack.select(&mut ctx, place_job, group, &opts) {
+        let mut chosen = stack.select(&mut ctx, place_job, group, &opts);
+        // Nothing fits as it is: try again evicting lower-priority work,
+        // when the operator enabled preemption for this job type.
+        if chosen.is_none() && stack.preemption_enabled() {
+            opts.preempt = true;
+            chosen = stack.select(&mut ctx, place_job, group, &opts);
+        }
+        match chosen {
             Some(chosen) => {
                 let mut alloc = new_alloc(
                     &ctx,
@@ -172,6 +181,7 @@ fn attempt(
                         ..Default::default()
                     });
                 }
+                record_preemptions(&mut ctx.plan, &mut alloc, &chosen.preempted);
                 ctx.plan
                     .node_allocation
                     .entry(chosen.node_id.clone())

@@ -4,16 +4,18 @@
 //! every allocation fits (CPU, memory, cores, devices, no port used twice),
 //! commits the nodes that fit and refuses the rest with a refresh index —
 //! and records deployments and their placed, canary and health counts as
-//! the server's state store does. So tests and benchmarks drive the real
-//! scheduler.
+//! the server's state store does. Preempted allocations are marked evicted
+//! and their jobs get evaluations, as on the server. So tests and
+//! benchmarks drive the real scheduler.
 //!
 //! Not a store: no persistence, no concurrency, no blocking queries.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sched_core::model::{
-    AllocDeploymentStatus, AllocId, Allocation, ClientStatus, Deployment, DeploymentId, EvalId,
-    EvalStatus, Evaluation, Job, Node, NodeId, NodeStatus, Plan, PlanResult,
+    AllocDeploymentStatus, AllocId, Allocation, ClientStatus, Deployment, DeploymentId,
+    DesiredStatus, EvalId, EvalStatus, Evaluation, Job, Node, NodeId, NodeStatus, Plan, PlanResult,
+    SchedulerConfiguration,
 };
 
 use crate::job_view::{GroupView, JobView};
@@ -46,6 +48,10 @@ pub struct Harness {
     /// For tests: commit at most this many nodes' placements per plan, to
     /// force partial commits.
     pub max_nodes_per_plan: Option<usize>,
+    /// Evaluations created for jobs whose allocations a plan preempted
+    /// (the plan applier's, in the server).
+    pub preemption_evals: Vec<Evaluation>,
+    scheduler_config: Option<SchedulerConfiguration>,
     next_eval: u128,
 }
 
@@ -228,6 +234,12 @@ impl Harness {
         );
     }
 
+    /// Stores the operator's scheduler configuration.
+    pub fn set_scheduler_configuration(&mut self, config: SchedulerConfiguration) {
+        self.bump();
+        self.scheduler_config = Some(config);
+    }
+
     /// Every allocation.
     pub fn all_allocs(&self) -> Vec<&Allocation> {
         let mut v: Vec<&Allocation> = self.allocs.values().collect();
@@ -370,6 +382,9 @@ impl State for Harness {
     fn capacity_index(&self) -> Option<&CapacityIndex> {
         Some(&self.capacity)
     }
+    fn scheduler_configuration(&self) -> Option<SchedulerConfiguration> {
+        self.scheduler_config
+    }
 }
 
 impl Planner for Harness {
@@ -387,6 +402,7 @@ impl Planner for Harness {
             .node_update
             .keys()
             .chain(plan.node_allocation.keys())
+            .chain(plan.node_preemptions.keys())
             .collect();
         let mut accepted: Vec<NodeId> = Vec::new();
         let mut placed_nodes = 0usize;
@@ -416,10 +432,23 @@ impl Planner for Harness {
                 refused = true;
                 continue;
             }
+            // Preempted allocations must still be on this node: one that
+            // moved or vanished is a stale preemption.
+            if plan
+                .node_preemptions
+                .get(id)
+                .into_iter()
+                .flatten()
+                .any(|p| self.allocs.get(&p.id).is_none_or(|a| a.node_id != *id))
+            {
+                refused = true;
+                continue;
+            }
             let stopping: BTreeSet<&AllocId> = plan
                 .node_update
                 .get(id)
                 .into_iter()
+                .chain(plan.node_preemptions.get(id))
                 .flatten()
                 .map(|a| &a.id)
                 .collect();
@@ -468,6 +497,7 @@ impl Planner for Harness {
             }
             result.deployment_updates = plan.deployment_updates.clone();
         }
+        let mut preempted_jobs: BTreeSet<(String, String)> = BTreeSet::new();
         for id in &accepted {
             if let Some(stops) = plan.node_update.get(id) {
                 for s in stops {
@@ -499,6 +529,46 @@ impl Planner for Harness {
                 }
                 result.node_allocation.insert(id.clone(), places.clone());
             }
+            if let Some(victims) = plan.node_preemptions.get(id) {
+                let mut committed = Vec::new();
+                for p in victims {
+                    let Some(mut a) = self.allocs.get(&p.id).cloned() else {
+                        continue;
+                    };
+                    if a.is_terminal() {
+                        continue;
+                    }
+                    a.desired_status = DesiredStatus::Evict;
+                    a.desired_description = p.desired_description.clone();
+                    a.preempted_by_allocation = p.preempted_by_allocation.clone();
+                    a.modify_index = index;
+                    preempted_jobs.insert((a.namespace.clone(), a.job_id.clone()));
+                    self.store_alloc(a);
+                    committed.push(p.clone());
+                }
+                if !committed.is_empty() {
+                    result.node_preemptions.insert(id.clone(), committed);
+                }
+            }
+        }
+        // Every job that lost allocations gets an evaluation to place them
+        // again.
+        for (ns, job_id) in preempted_jobs {
+            let Some(job) = self.jobs.get(&(ns.clone(), job_id.clone())) else {
+                continue;
+            };
+            self.next_eval += 1;
+            self.preemption_evals.push(Evaluation {
+                id: EvalId::from_u128(0xf000_0000 + self.next_eval),
+                namespace: ns,
+                priority: job.prio(),
+                r#type: job.job_type().to_owned(),
+                triggered_by: "preemption".to_owned(),
+                job_id,
+                job_modify_index: job.job_modify_index.unwrap_or(0),
+                status: EvalStatus::Pending,
+                ..Default::default()
+            });
         }
         result.alloc_index = index;
         if refused {

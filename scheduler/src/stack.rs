@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sched_core::model::{Affinity, Job, Node, NodeId, TaskGroup};
+use sched_core::model::{Affinity, Allocation, Job, Node, NodeId, SchedulerAlgorithm, TaskGroup};
 use serde::{Deserialize, Serialize};
 
 use crate::context::EvalContext;
@@ -20,7 +20,7 @@ use crate::job_view::{GroupView, JobView};
 use crate::rank::capacity_index::CapacityIndex;
 use crate::rank::limit::{LimitSelect, limit_for};
 use crate::rank::spread::SpreadScorer;
-use crate::rank::{RankedNode, affinity, anti_affinity, binpack, normalize, penalty};
+use crate::rank::{RankedNode, affinity, anti_affinity, binpack, normalize, penalty, preemption};
 use crate::state::State;
 use crate::usage::{Capacity, Usage};
 
@@ -99,6 +99,9 @@ impl SchedulerConfig {
 pub struct SelectOptions {
     /// Nodes a rescheduled allocation failed on.
     pub penalty_nodes: HashSet<NodeId>,
+    /// Let the fit evict lower-priority allocations (only when the
+    /// operator's configuration enables preemption for the job's type).
+    pub preempt: bool,
 }
 
 /// The chosen node.
@@ -112,6 +115,8 @@ pub struct Selected {
     pub score: f64,
     /// Ports assigned on it.
     pub ports: Vec<sched_core::model::AllocatedPortMapping>,
+    /// Lower-priority allocations to evict for the placement to fit.
+    pub preempted: Vec<Allocation>,
 }
 
 /// What one group needs at every selection, prepared once.
@@ -131,10 +136,13 @@ pub enum Stage {
     NodeChecks,
     /// `distinct_hosts` and `distinct_property` against the plan so far.
     Distinct,
-    /// CPU, memory, cores, devices, then ports; failures are "exhausted".
+    /// CPU, memory, cores, devices, then ports; failures are "exhausted"
+    /// unless preemption can make room.
     Fit,
     /// Bin-pack (or spread) fit score.
     FitScore,
+    /// Penalty for the priority of the allocations a placement preempts.
+    Preemption,
     /// Penalty for sharing a node with the same job and group.
     JobAntiAffinity,
     /// Penalty for the nodes a rescheduled allocation failed on.
@@ -164,6 +172,11 @@ pub struct Stack<'s> {
     offset: usize,
     built_index: Option<CapacityIndex>,
     groups: HashMap<String, GroupPrep>,
+    /// Whether the operator's configuration lets this job's scheduler
+    /// preempt.
+    preemption_enabled: bool,
+    /// The evictions each node evaluated in the current selection needs.
+    preemptions: HashMap<NodeId, Vec<Allocation>>,
 }
 
 impl std::fmt::Debug for Stack<'_> {
@@ -181,11 +194,30 @@ struct Scratch {
     cap: Capacity,
     collisions: u64,
     ranked: RankedNode,
+    preempted: Vec<Allocation>,
 }
 
 impl<'s> Stack<'s> {
     /// Assembles the chain for a job over the snapshot's nodes.
-    pub fn new(config: SchedulerConfig, state: &'s dyn State, job: &Job, seed: u64) -> Stack<'s> {
+    pub fn new(
+        mut config: SchedulerConfig,
+        state: &'s dyn State,
+        job: &Job,
+        seed: u64,
+    ) -> Stack<'s> {
+        // The operator's stored configuration, when there is one, decides
+        // the algorithm and whether this job type may preempt.
+        let operator = state.scheduler_configuration();
+        if let Some(c) = operator {
+            config.algorithm = match c.scheduler_algorithm {
+                SchedulerAlgorithm::Binpack => ScoringAlgorithm::Binpack,
+                SchedulerAlgorithm::Spread => ScoringAlgorithm::Spread,
+            };
+        }
+        let preemption_enabled = operator
+            .unwrap_or_default()
+            .preemption_config
+            .enabled_for(job.job_type());
         let rng = fastrand::Rng::with_seed(config.seed ^ seed);
         let stages = vec![
             // Feasibility, cheapest and cacheable first: readiness,
@@ -193,10 +225,13 @@ impl<'s> Stack<'s> {
             Stage::NodeChecks,
             // Constraints on how the job shares nodes and property values.
             Stage::Distinct,
-            // Resources and ports against the node's proposed allocations.
+            // Resources and ports against the node's proposed allocations;
+            // with preemption, evicting lower-priority ones to make room.
             Stage::Fit,
             // Rank: BestFit v3 (or its mirror for the spread algorithm).
             Stage::FitScore,
+            // Rank: the net priority of what a placement would evict.
+            Stage::Preemption,
             // Rank: penalise co-location with the same job and group.
             Stage::JobAntiAffinity,
             // Rank: penalise nodes a rescheduled allocation failed on.
@@ -225,7 +260,15 @@ impl<'s> Stack<'s> {
             offset: 0,
             built_index: None,
             groups: HashMap::new(),
+            preemption_enabled,
+            preemptions: HashMap::new(),
         }
+    }
+
+    /// Whether the operator's configuration lets this job's scheduler
+    /// preempt lower-priority allocations.
+    pub fn preemption_enabled(&self) -> bool {
+        self.preemption_enabled
     }
 
     fn load_nodes(&mut self) -> usize {
@@ -266,6 +309,7 @@ impl<'s> Stack<'s> {
         opts: &SelectOptions,
     ) -> Option<Selected> {
         ctx.metrics = Default::default();
+        self.preemptions.clear();
         let started = std::time::Instant::now();
         let mut prep = self.take_prep(job, group);
         prep.distinct.prepare(ctx, job.ns());
@@ -273,7 +317,11 @@ impl<'s> Stack<'s> {
         let everything = !prep.affinities.is_empty() || !prep.spread.is_empty();
 
         let mut result = None;
-        if self.config.candidates == CandidateSelection::CapacityIndex && !everything {
+        // The index holds nodes with room; preemption looks at full ones.
+        if self.config.candidates == CandidateSelection::CapacityIndex
+            && !everything
+            && !opts.preempt
+        {
             result = self.select_from_index(ctx, job, group, &mut prep, opts);
         }
         if result.is_none() {
@@ -312,11 +360,16 @@ impl<'s> Stack<'s> {
         self.groups.insert(group.name().to_owned(), prep);
         ctx.metrics.allocation_time =
             sched_core::model::Duration::from_nanos(started.elapsed().as_nanos() as i64);
+        let preempted = result
+            .as_ref()
+            .and_then(|(_, node)| self.preemptions.remove(&node.id))
+            .unwrap_or_default();
         result.map(|(best, node)| Selected {
             node_id: node.id.clone(),
             node_name: node.name.clone(),
             score: best.final_score,
             ports: best.ports,
+            preempted,
         })
     }
 
@@ -385,16 +438,24 @@ impl<'s> Stack<'s> {
         node: &'s Node,
     ) -> Option<Selected> {
         ctx.metrics.nodes_in_pool = self.load_nodes() as i64;
+        self.preemptions.clear();
         let mut prep = self.take_prep(job, group);
         prep.distinct.prepare(ctx, job.ns());
         prep.spread.prepare(ctx, job.ns(), job.job_id());
-        let r = self.evaluate(ctx, job, group, &mut prep, &SelectOptions::default(), node);
+        // System jobs preempt in the one pass, as Nomad's system stack does.
+        let opts = SelectOptions {
+            preempt: true,
+            ..SelectOptions::default()
+        };
+        let r = self.evaluate(ctx, job, group, &mut prep, &opts, node);
         self.groups.insert(group.name().to_owned(), prep);
+        let preempted = self.preemptions.remove(&node.id).unwrap_or_default();
         r.map(|best| Selected {
             node_id: node.id.clone(),
             node_name: node.name.clone(),
             score: best.final_score,
             ports: best.ports,
+            preempted,
         })
     }
 
@@ -419,6 +480,7 @@ impl<'s> Stack<'s> {
                 final_score: 0.0,
                 ports: Vec::new(),
             },
+            preempted: Vec::new(),
         };
         for stage in self.stages.iter().copied() {
             match stage {
@@ -438,15 +500,24 @@ impl<'s> Stack<'s> {
                         .iter()
                         .filter(|a| a.job_id == job.job_id() && a.task_group == group.name())
                         .count() as u64;
-                    x.used = Usage::of(proposed);
+                    x.used = Usage::of(proposed.iter().copied());
                     x.cap = Capacity::of(node);
                     let ask = &prep.checks.ask;
-                    if let Err(dim) = resources::fits(&x.cap, &x.used, ask) {
-                        ctx.exhaust_node(node, &dim);
-                        return None;
-                    }
-                    match ports::assign(node, &x.used, ask, &mut self.rng) {
-                        Ok(p) => x.ranked.ports = p,
+                    let fit = resources::fits(&x.cap, &x.used, ask)
+                        .and_then(|()| ports::assign(node, &x.used, ask, &mut self.rng));
+                    let fit = match fit {
+                        Err(dim) if opts.preempt && self.preemption_enabled => {
+                            fit_by_preempting(&mut self.rng, ctx, job, node, &proposed, ask)
+                                .ok_or(dim)
+                        }
+                        other => other.map(|p| (p, Vec::new(), x.used.clone())),
+                    };
+                    match fit {
+                        Ok((p, preempted, used)) => {
+                            x.ranked.ports = p;
+                            x.preempted = preempted;
+                            x.used = used;
+                        }
                         Err(dim) => {
                             ctx.exhaust_node(node, &dim);
                             return None;
@@ -462,6 +533,20 @@ impl<'s> Stack<'s> {
                     } / binpack::MAX_FIT_SCORE;
                     x.ranked.scores.push(fit);
                     ctx.score_node(node, "binpack", fit);
+                }
+                Stage::Preemption => {
+                    if !x.preempted.is_empty() {
+                        let net = preemption::net_priority(
+                            x.preempted
+                                .iter()
+                                .filter_map(|a| a.job.as_ref().map(|j| j.prio())),
+                        );
+                        let s = preemption::preemption_score(net);
+                        x.ranked.scores.push(s);
+                        ctx.score_node(node, "preemption", s);
+                        self.preemptions
+                            .insert(node.id.clone(), std::mem::take(&mut x.preempted));
+                    }
                 }
                 Stage::JobAntiAffinity => {
                     if let Some(s) = anti_affinity::score(x.collisions, prep.count) {
@@ -495,6 +580,36 @@ impl<'s> Stack<'s> {
         }
         Some(x.ranked)
     }
+}
+
+/// The fit with lower-priority allocations evicted: the ports, the
+/// evicted allocations and what the node would then use, or `None` when no
+/// preemptible set makes room.
+fn fit_by_preempting(
+    rng: &mut fastrand::Rng,
+    ctx: &EvalContext<'_>,
+    job: &Job,
+    node: &Node,
+    proposed: &[&Allocation],
+    ask: &crate::job_view::GroupAsk,
+) -> Option<(
+    Vec<sched_core::model::AllocatedPortMapping>,
+    Vec<Allocation>,
+    Usage,
+)> {
+    let counts = preemption::plan_preemption_counts(&ctx.plan);
+    let victims = preemption::select(job.prio(), node, proposed, ask, &counts)?;
+    let left: Vec<&Allocation> = proposed
+        .iter()
+        .copied()
+        .filter(|a| !victims.iter().any(|v| v.id == a.id))
+        .collect();
+    let used = Usage::of(left);
+    // Cores, devices and dynamic ports are not traded: the rest must fit
+    // as it is.
+    resources::fits(&Capacity::of(node), &used, ask).ok()?;
+    let ports = ports::assign(node, &used, ask, rng).ok()?;
+    Some((ports, victims.into_iter().cloned().collect(), used))
 }
 
 /// Builds a capacity index over nodes from the snapshot's allocations.
@@ -624,6 +739,7 @@ mod tests {
         for bad in [1u128, 2] {
             let opts = SelectOptions {
                 penalty_nodes: [NodeId::from_u128(bad)].into(),
+                ..SelectOptions::default()
             };
             let (got, _) = pick(&h, nomad(), &job, &opts);
             assert_ne!(got.unwrap().node_id, NodeId::from_u128(bad));

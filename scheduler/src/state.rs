@@ -5,7 +5,9 @@
 //!
 //! This module owns the traits and the scheduler's error type, nothing else.
 
-use sched_core::model::{Allocation, Deployment, Evaluation, Job, Node, NodeId, Plan, PlanResult};
+use sched_core::model::{
+    Allocation, Deployment, Evaluation, Job, Node, NodeId, Plan, PlanResult, SchedulerConfiguration,
+};
 
 use crate::rank::capacity_index::CapacityIndex;
 
@@ -31,6 +33,13 @@ pub trait State {
     ///
     /// [`CandidateSelection::CapacityIndex`]: crate::stack::CandidateSelection::CapacityIndex
     fn capacity_index(&self) -> Option<&CapacityIndex> {
+        None
+    }
+    /// The operator's scheduler configuration (algorithm, which schedulers
+    /// may preempt), or `None` when none was ever stored: then the
+    /// scheduler's own [`SchedulerConfig`](crate::stack::SchedulerConfig)
+    /// algorithm and Nomad's preemption defaults apply.
+    fn scheduler_configuration(&self) -> Option<SchedulerConfiguration> {
         None
     }
 }

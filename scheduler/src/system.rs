@@ -3,7 +3,9 @@
 //! get placements when their evaluation runs; allocations on down nodes
 //! are marked lost, on draining nodes stopped; job updates are applied in
 //! place or by replacement on the same node. Nodes a constraint filters
-//! are not failures; nodes without room are (a blocked evaluation waits).
+//! are not failures; nodes without room are (a blocked evaluation waits),
+//! unless preemption (on by default for system jobs) evicts lower-priority
+//! allocations to make room.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,6 +13,7 @@ use sched_core::model::{AllocId, AllocMetric, ClientStatus, Evaluation, NodeStat
 
 use crate::context::EvalContext;
 use crate::job_view::{GroupView, JobView};
+use crate::rank::preemption::record_preemptions;
 use crate::reconcile::{Placement, Stop, alloc_name, destructive_change, reasons};
 use crate::stack::{SchedulerConfig, Stack};
 use crate::state::{Planner, SchedulerError, State};
@@ -157,7 +160,7 @@ fn attempt(
                         reschedule: false,
                         penalty_nodes: Default::default(),
                     };
-                    let alloc = new_alloc(
+                    let mut alloc = new_alloc(
                         &ctx,
                         eval,
                         job,
@@ -166,6 +169,7 @@ fn attempt(
                         AllocId::from_u128(ids.u128(..)),
                         now,
                     );
+                    record_preemptions(&mut ctx.plan, &mut alloc, &chosen.preempted);
                     ctx.plan
                         .node_allocation
                         .entry(node.id.clone())

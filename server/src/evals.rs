@@ -30,6 +30,8 @@ pub mod trigger {
     /// `deployment-watcher`: a deployment progressed, was promoted or
     /// failed.
     pub const DEPLOYMENT_WATCHER: &str = "deployment-watcher";
+    /// `preemption`: a plan evicted some of the job's allocations.
+    pub const PREEMPTION: &str = "preemption";
 }
 
 /// A pending evaluation of `job` with a fresh ID and trace id, stamped with

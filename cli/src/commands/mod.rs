@@ -11,6 +11,7 @@ mod lookup;
 mod monitor;
 pub mod node;
 pub mod operator;
+pub mod operator_scheduler;
 pub mod server;
 pub mod status;
 

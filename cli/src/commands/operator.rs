@@ -1,5 +1,6 @@
-//! `sched operator raft list-peers | remove-peer | transfer-leadership` and
-//! `sched operator snapshot save | restore | inspect`.
+//! `sched operator raft list-peers | remove-peer | transfer-leadership`,
+//! `sched operator snapshot save | restore | inspect` and
+//! `sched operator scheduler get-config | set-config`.
 
 use sched_server::http::{HttpLimits, decode_snapshot_file};
 
@@ -15,6 +16,9 @@ pub enum OperatorCommand {
     /// Save, restore and inspect snapshots of the cluster's state.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Read and change the scheduler configuration.
+    #[command(subcommand)]
+    Scheduler(super::operator_scheduler::SchedulerCommand),
 }
 
 /// `sched operator snapshot ...`
@@ -88,6 +92,7 @@ pub fn run(cmd: &OperatorCommand) -> anyhow::Result<()> {
     let raft = match cmd {
         OperatorCommand::Raft(raft) => raft,
         OperatorCommand::Snapshot(snap) => return run_snapshot(snap),
+        OperatorCommand::Scheduler(s) => return super::operator_scheduler::run(s),
     };
     match raft {
         RaftCommand::ListPeers(api) => {

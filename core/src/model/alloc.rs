@@ -100,6 +100,20 @@ pub struct Allocation {
         deserialize_with = "crate::model::ids::empty_as_none"
     )]
     pub next_allocation: Option<AllocId>,
+    /// Allocations this one evicted to make room (priority preemption).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "crate::model::ids::null_as_default"
+    )]
+    pub preempted_allocations: Vec<AllocId>,
+    /// The allocation whose placement evicted this one.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::model::ids::empty_as_none"
+    )]
+    pub preempted_by_allocation: Option<AllocId>,
     /// Raft index of creation.
     #[serde(deserialize_with = "crate::model::ids::null_as_default")]
     pub create_index: u64,

@@ -11,6 +11,7 @@ pub mod binpack;
 pub mod capacity_index;
 pub mod limit;
 pub mod penalty;
+pub mod preemption;
 pub mod spread;
 
 use sched_core::model::AllocatedPortMapping;

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use sched_core::model::{
-    AllocDeploymentStatus, Allocation, ClientStatus, DesiredStatus, Evaluation, Job,
-    NodeSchedulingEligibility, Variable,
+    AllocDeploymentStatus, AllocId, Allocation, ClientStatus, DesiredStatus, Evaluation, Job,
+    NodeSchedulingEligibility, SchedulerConfiguration, Variable,
 };
 
 use super::command::{AllocClientUpdate, AllocStop, Command};
@@ -131,6 +131,14 @@ pub enum ApplyError {
         /// Index the writer expected.
         cas: u64,
         /// The variable's modify index (0: absent).
+        current: u64,
+    },
+    /// Compare-and-set of the scheduler configuration failed.
+    #[error("scheduler configuration: compare-and-set index {cas} does not match {current}")]
+    SchedulerConfigCas {
+        /// Index the writer expected.
+        cas: u64,
+        /// The stored configuration's modify index (0: none set).
         current: u64,
     },
 }
@@ -261,6 +269,10 @@ pub(crate) fn apply(txn: &mut Txn, cmd: Command) -> Result<Applied, ApplyError> 
                     &mut jobs_touched,
                 );
             }
+            let preempted_ids: Vec<AllocId> =
+                preempted.iter().map(|s| s.alloc_id.clone()).collect();
+            // Before the eviction, whose event then carries the cause.
+            mark_preempted_by(txn, &allocs, &preempted_ids);
             for s in preempted {
                 stop_alloc(
                     txn,
@@ -514,6 +526,20 @@ pub(crate) fn apply(txn: &mut Txn, cmd: Command) -> Result<Applied, ApplyError> 
             &mut jobs_touched,
         )?,
         Command::Noop => {}
+        Command::SchedulerSetConfig { config, cas } => {
+            let old = txn.state.scheduler_config;
+            if let Some(cas) = cas {
+                let current = old.map_or(0, |o| o.modify_index);
+                if cas != current {
+                    return Err(ApplyError::SchedulerConfigCas { cas, current });
+                }
+            }
+            txn.put_scheduler_config(SchedulerConfiguration {
+                create_index: old.map_or(txn.index, |o| o.create_index),
+                modify_index: txn.index,
+                ..config
+            });
+        }
         // Replaces the whole state rather than changing it, so the FSM
         // applies it itself before reaching here (see `Fsm::apply_restore`).
         Command::Restore { .. } => return Err(ApplyError::RestoreInTransaction),
@@ -767,6 +793,25 @@ fn stop_alloc(
     let a = Arc::new(a);
     txn.put_alloc(a.clone());
     out.events.push(StateEventKind::Alloc(a));
+}
+
+/// Records on each evicted allocation which placement preempted it (the
+/// placement lists its victims in `preempted_allocations`).
+fn mark_preempted_by(txn: &mut Txn, placed: &[Allocation], preempted: &[AllocId]) {
+    for p in placed {
+        for victim in p
+            .preempted_allocations
+            .iter()
+            .filter(|v| preempted.contains(v))
+        {
+            let Some(old) = txn.state.allocs.get(victim).cloned() else {
+                continue;
+            };
+            let mut a = (*old).clone();
+            a.preempted_by_allocation = Some(p.id.clone());
+            txn.put_alloc(Arc::new(a));
+        }
+    }
 }
 
 /// Places or updates an allocation from a plan (Nomad's

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sched_core::model::{
     AllocId, Allocation, ClientStatus, Deployment, DeploymentId, DeploymentStatusUpdate,
     DrainStrategy, EvalId, Evaluation, Job, Node, NodeId, NodeSchedulingEligibility, NodeStatus,
-    Submission, TaskState, Variable,
+    SchedulerConfiguration, Submission, TaskState, Variable,
 };
 
 /// One change to the replicated state. Everything that varies between
@@ -254,6 +254,14 @@ pub enum Command {
     },
     /// Changes nothing: a new leader commits one to learn its commit index.
     Noop,
+    /// Replaces the operator's scheduler configuration; with `cas`, only if
+    /// the stored one's modify index equals it (0: only if none was set).
+    SchedulerSetConfig {
+        /// The configuration (indexes are set by the FSM).
+        config: SchedulerConfiguration,
+        /// Compare-and-set index.
+        cas: Option<u64>,
+    },
     /// Replaces the whole state with an operator's snapshot (`operator
     /// snapshot restore`). Going through the log, rather than installing a
     /// Raft snapshot on one server, gives every server the same state at

@@ -18,6 +18,7 @@ mod evals;
 mod jobs;
 mod metrics;
 mod objects;
+mod operator_scheduler;
 mod operator_snapshot;
 mod plan;
 mod query;
@@ -137,6 +138,7 @@ pub fn router(backend: Arc<dyn Backend>, limits: HttpLimits) -> Router {
         .merge(deployments::routes())
         .merge(cluster::routes())
         .merge(vars::routes())
+        .merge(operator_scheduler::routes())
         .merge(operator_snapshot::routes(limits.max_snapshot_bytes))
         .route("/v1/metrics", get(metrics::get_metrics))
         .fallback(any(unknown_path))

@@ -11,6 +11,14 @@
 //! `all_at_once` plans commit whole or not at all. A plan whose eval token is
 //! not the broker's outstanding delivery is refused: its worker lost the eval.
 //!
+//! Preemptions: a node's placements are checked with the allocations the
+//! plan preempts there removed. A preempted allocation that is no longer on
+//! the node (gone, moved) refuses the node; one that already stopped is
+//! dropped from the commit and, no longer freeing anything, makes the node
+//! fail the fit unless there is room anyway. The commit evicts the rest and
+//! creates one evaluation per job that lost allocations, so they are placed
+//! again elsewhere.
+//!
 //! The check of the next plan overlaps the commit of the previous one: it
 //! sees the previous plan's placements as already there (its stops are not
 //! credited until committed), which can only refuse more, never overcommit.
@@ -19,7 +27,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sched_core::model::{AllocId, Allocation, NodeId, Plan, PlanResult};
+use sched_core::model::{AllocId, Allocation, Evaluation, NodeId, Plan, PlanResult};
 use sched_scheduler::harness::node_fits;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -27,6 +35,7 @@ use tokio::task::JoinHandle;
 use super::broker::EvalBroker;
 use super::plan_queue::{PlanError, PlanQueue};
 use super::{Cluster, ClusterError};
+use crate::evals::{new_eval, trigger};
 use crate::fsm::{AllocStop, Command, CommandResponse};
 use crate::state::StateSnapshot;
 
@@ -84,6 +93,22 @@ fn refuse_reason(
             .is_some_and(|old| old.name != a.name || old.job_id != a.job_id)
     }) {
         return Some(format!("allocation ID {} already in use", clash.id.0));
+    }
+    if let Some(stale) = plan
+        .node_preemptions
+        .get(id)
+        .into_iter()
+        .flatten()
+        .find(|p| {
+            state
+                .alloc(&p.id)
+                .is_none_or(|a| a.node_id != *id || a.job_id != p.job_id)
+        })
+    {
+        return Some(format!(
+            "preempted allocation {} is no longer on the node",
+            stale.id.0
+        ));
     }
     let new_ones = placing.clone().any(|a| state.alloc(&a.id).is_none());
     if new_ones && !node.is_schedulable() {
@@ -144,11 +169,22 @@ pub fn check_plan(state: &StateSnapshot, overlay: &Overlay, plan: &Plan, now: i6
         for (from, to) in [
             (&plan.node_update, &mut result.node_update),
             (&plan.node_allocation, &mut result.node_allocation),
-            (&plan.node_preemptions, &mut result.node_preemptions),
         ] {
             if let Some(v) = from.get(id).filter(|v| !v.is_empty()) {
                 to.insert(id.clone(), v.clone());
             }
+        }
+        // Allocations that stopped meanwhile need no eviction.
+        let live: Vec<Allocation> = plan
+            .node_preemptions
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter(|p| state.alloc(&p.id).is_some_and(|a| !a.is_terminal()))
+            .cloned()
+            .collect();
+        if !live.is_empty() {
+            result.node_preemptions.insert(id.clone(), live);
         }
     }
     let commit_all = !(refused && plan.all_at_once);
@@ -194,7 +230,7 @@ pub fn check_plan(state: &StateSnapshot, overlay: &Overlay, plan: &Plan, now: i6
             .collect(),
         deployment: result.deployment.clone(),
         deployment_updates: result.deployment_updates.clone(),
-        evals: Vec::new(),
+        evals: preemption_evals(state, &result, now),
         now,
     });
     CheckedPlan {
@@ -202,6 +238,26 @@ pub fn check_plan(state: &StateSnapshot, overlay: &Overlay, plan: &Plan, now: i6
         refused,
         command,
     }
+}
+
+/// One pending evaluation per job that loses allocations to the plan's
+/// preemptions, so the scheduler places them again (Nomad's
+/// `PreemptionEvals`).
+fn preemption_evals(state: &StateSnapshot, result: &PlanResult, now: i64) -> Vec<Evaluation> {
+    let jobs: BTreeSet<(&str, &str)> = result
+        .node_preemptions
+        .values()
+        .flatten()
+        .map(|a| (a.namespace.as_str(), a.job_id.as_str()))
+        .collect();
+    jobs.into_iter()
+        .filter_map(|(ns, id)| state.job(ns, id))
+        .map(|job| {
+            let e = new_eval(&job, trigger::PREEMPTION, now);
+            tracing::debug!(eval_id = %e.id.0, job_id = %e.job_id, "evaluation for preempted allocations");
+            e
+        })
+        .collect()
 }
 
 /// A commit in progress and the worker waiting for it.
@@ -566,5 +622,108 @@ mod tests {
         // The same allocation updated in place is fine.
         let c = check_plan(&s, &Overlay::new(), &plan(vec![existing], vec![]), 0);
         assert!(!c.refused);
+    }
+
+    /// A node 4000 MHz large, 3500 of it taken by a running allocation of
+    /// the priority-20 job `low`, which the state knows.
+    fn full_node() -> (Node, Allocation, StateSnapshot) {
+        let n = mock::node(1);
+        let mut low_job = mock::service_job("low", 1, 3500, 256);
+        low_job.priority = Some(20);
+        let mut victim = mock::alloc(&low_job, &n, 0);
+        victim.id = AllocId::from_u128(500);
+        let mut s = state(std::slice::from_ref(&n), std::slice::from_ref(&victim), 9);
+        s.jobs
+            .insert(("default".to_owned(), "low".to_owned()), Arc::new(low_job));
+        (n, victim, s)
+    }
+
+    fn preempting(place: Allocation, victims: &[Allocation]) -> Plan {
+        let mut p = plan(vec![place.clone()], vec![]);
+        sched_scheduler::rank::preemption::append_preempted(&mut p, victims, &place.id);
+        p
+    }
+
+    #[test]
+    fn preempted_allocations_make_room_and_their_jobs_get_evaluations() {
+        let (n, victim, s) = full_node();
+        let new = alloc(1, &n, 1000);
+        // Without the preemption the node is full.
+        assert!(check_plan(&s, &Overlay::new(), &plan(vec![new.clone()], vec![]), 0).refused);
+        let c = check_plan(
+            &s,
+            &Overlay::new(),
+            &preempting(new.clone(), std::slice::from_ref(&victim)),
+            77,
+        );
+        assert!(!c.refused);
+        assert_eq!(c.result.node_preemptions[&n.id].len(), 1);
+        match c.command {
+            Some(Command::ApplyPlanResult {
+                preempted, evals, ..
+            }) => {
+                assert_eq!(preempted.len(), 1);
+                assert_eq!(preempted[0].alloc_id, victim.id);
+                assert_eq!(
+                    preempted[0].description,
+                    format!("Preempted by alloc ID {}", new.id)
+                );
+                assert_eq!(preempted[0].client_status, None);
+                assert_eq!(evals.len(), 1);
+                assert_eq!(
+                    (evals[0].job_id.as_str(), evals[0].triggered_by.as_str()),
+                    ("low", "preemption")
+                );
+                assert_eq!((evals[0].priority, evals[0].create_time), (20, 77));
+                assert_eq!(evals[0].status, sched_core::model::EvalStatus::Pending);
+            }
+            other => panic!("expected a commit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn stale_preemptions_are_refused() {
+        let (n, victim, _) = full_node();
+        let new = alloc(1, &n, 1000);
+        let p = preempting(new.clone(), std::slice::from_ref(&victim));
+        // The victim is gone from the state.
+        let empty = state(std::slice::from_ref(&n), &[], 10);
+        let c = check_plan(&empty, &Overlay::new(), &p, 0);
+        assert!(c.refused);
+        assert!(c.command.is_none());
+        // The victim moved to another node.
+        let mut moved = victim.clone();
+        moved.node_id = mock::node(2).id;
+        let elsewhere = state(&[n.clone(), mock::node(2)], &[moved], 10);
+        assert!(check_plan(&elsewhere, &Overlay::new(), &p, 0).refused);
+        // The victim already stopped and something else took the room:
+        // evicting it frees nothing, the node is full.
+        let mut stopped = victim.clone();
+        stopped.desired_status = DesiredStatus::Stop;
+        stopped.client_status = sched_core::model::ClientStatus::Complete;
+        let mut other = alloc(600, &n, 3500);
+        other.client_status = sched_core::model::ClientStatus::Running;
+        let taken = state(std::slice::from_ref(&n), &[stopped.clone(), other], 10);
+        let c = check_plan(&taken, &Overlay::new(), &p, 0);
+        assert!(c.refused);
+        assert!(c.command.is_none());
+        // Stopped and the room still free: the placement commits, the
+        // eviction (and its evaluation) is dropped.
+        let free = state(std::slice::from_ref(&n), &[stopped], 10);
+        let c = check_plan(&free, &Overlay::new(), &p, 0);
+        assert!(!c.refused);
+        assert!(c.result.node_preemptions.is_empty());
+        match c.command {
+            Some(Command::ApplyPlanResult {
+                preempted,
+                evals,
+                allocs,
+                ..
+            }) => {
+                assert!(preempted.is_empty() && evals.is_empty());
+                assert_eq!(allocs.len(), 1);
+            }
+            other => panic!("expected a commit, got {other:?}"),
+        }
     }
 }

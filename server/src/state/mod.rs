@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use sched_core::model::{
     AllocId, Allocation, Deployment, DeploymentId, EvalId, Evaluation, Job, Node, NodeId,
-    Submission, Variable,
+    SchedulerConfiguration, Submission, Variable,
 };
 
 use crate::fsm::ServerEntry;
@@ -48,11 +48,13 @@ pub enum Table {
     Variables,
     /// The server address book.
     Servers,
+    /// The operator's scheduler configuration.
+    SchedulerConfig,
 }
 
 impl Table {
     /// Every table, in the order persistence and snapshots list them.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Jobs,
         Table::Evals,
         Table::Allocs,
@@ -60,6 +62,7 @@ impl Table {
         Table::Deployments,
         Table::Variables,
         Table::Servers,
+        Table::SchedulerConfig,
     ];
 
     /// A stable name, used as the key of the table's modify index on disk
@@ -73,6 +76,7 @@ impl Table {
             Table::Deployments => "deployments",
             Table::Variables => "variables",
             Table::Servers => "servers",
+            Table::SchedulerConfig => "scheduler_config",
         }
     }
 
@@ -113,12 +117,20 @@ pub struct StateSnapshot {
     /// allocation of it shares, kept while any allocation refers to it (even
     /// after the version left `job_versions` or the job was purged).
     pub(crate) alloc_jobs: imbl::OrdMap<VersionKey, Arc<Job>>,
+    /// The operator's scheduler configuration, once one was set.
+    pub(crate) scheduler_config: Option<SchedulerConfiguration>,
 }
 
 impl StateSnapshot {
     /// The Raft index of the last applied command.
     pub fn index(&self) -> u64 {
         self.index
+    }
+
+    /// The scheduler configuration in force: the stored one, or the
+    /// defaults when none was ever set.
+    pub fn scheduler_config(&self) -> SchedulerConfiguration {
+        self.scheduler_config.unwrap_or_default()
     }
 
     /// The index of the last command that changed `table` (0 if none).

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use sched_core::model::{Allocation, Deployment, Evaluation, Job, Node, Submission, Variable};
+use sched_core::model::{
+    Allocation, Deployment, Evaluation, Job, Node, SchedulerConfiguration, Submission, Variable,
+};
 
 use super::{NsKey, StateError, StateSnapshot, Table, VersionKey};
 use crate::fsm::ServerEntry;
@@ -124,6 +126,9 @@ pub(crate) struct SnapshotData {
     pub deployments: Vec<Deployment>,
     pub variables: Vec<Variable>,
     pub servers: Vec<ServerEntry>,
+    /// Absent from snapshots of states that never had one set.
+    #[serde(default)]
+    pub scheduler_config: Option<SchedulerConfiguration>,
 }
 
 impl SnapshotData {
@@ -230,6 +235,7 @@ impl SnapshotData {
         for srv in self.servers {
             s.servers.insert(srv.raft_id, srv);
         }
+        s.scheduler_config = self.scheduler_config;
         Ok(s)
     }
 }
@@ -313,6 +319,10 @@ impl StateSnapshot {
         )?;
         field(&mut out, "Variables", self.variables.values().map(|v| &**v))?;
         field(&mut out, "Servers", self.servers.values())?;
+        if let Some(c) = &self.scheduler_config {
+            out.extend_from_slice(b",\"SchedulerConfig\":");
+            serde_json::to_writer(&mut out, c)?;
+        }
         out.push(b'}');
         Ok(out)
     }

@@ -1,6 +1,6 @@
 //! The scheduler's read-only [`State`] over a [`StateSnapshot`].
 
-use sched_core::model::{Allocation, Deployment, Job, Node, NodeId};
+use sched_core::model::{Allocation, Deployment, Job, Node, NodeId, SchedulerConfiguration};
 use sched_scheduler::State;
 
 use super::StateSnapshot;
@@ -52,5 +52,9 @@ impl State for StateSnapshot {
 
     fn index(&self) -> u64 {
         self.index
+    }
+
+    fn scheduler_configuration(&self) -> Option<SchedulerConfiguration> {
+        self.scheduler_config
     }
 }

@@ -28,10 +28,11 @@ enum TreeId {
     Deployments,
     Variables,
     Servers,
+    SchedulerConfig,
 }
 
 /// Tree names, indexed by [`TreeId`].
-const TREES: [&str; 10] = [
+const TREES: [&str; 11] = [
     "state.jobs",
     "state.job_versions",
     "state.job_submissions",
@@ -42,6 +43,7 @@ const TREES: [&str; 10] = [
     "state.deployments",
     "state.variables",
     "state.servers",
+    "state.scheduler_config",
 ];
 
 /// One record's write: its tree, key, and value (`None`: remove).
@@ -120,6 +122,7 @@ impl Store {
         data.deployments = self.read(TreeId::Deployments)?;
         data.variables = self.read(TreeId::Variables)?;
         data.servers = self.read(TreeId::Servers)?;
+        data.scheduler_config = self.read(TreeId::SchedulerConfig)?.into_iter().next();
         data.into_state()
     }
 
@@ -222,6 +225,11 @@ impl Store {
                 key_bytes(k),
                 state.servers.get(k).map(encode).transpose()?,
             ),
+            DirtyKey::SchedulerConfig => (
+                TreeId::SchedulerConfig,
+                key_bytes("scheduler_config"),
+                state.scheduler_config.as_ref().map(encode).transpose()?,
+            ),
         })
     }
 
@@ -299,6 +307,9 @@ impl Store {
         dirty.extend(state.deployments.keys().cloned().map(DirtyKey::Deployment));
         dirty.extend(state.variables.keys().cloned().map(DirtyKey::Variable));
         dirty.extend(state.servers.keys().copied().map(DirtyKey::Server));
+        if state.scheduler_config.is_some() {
+            dirty.push(DirtyKey::SchedulerConfig);
+        }
         // Plain batches per tree: the marker, not a transaction, is what
         // makes the whole replacement detectable as unfinished.
         for chunk in dirty.chunks(4096) {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sched_core::model::{
     AllocId, Allocation, Deployment, DeploymentId, EvalId, Evaluation, Job, Node, NodeId,
-    Submission, Variable,
+    SchedulerConfiguration, Submission, Variable,
 };
 
 use super::records::{job_key, version_key};
@@ -30,6 +30,7 @@ pub(crate) enum DirtyKey {
     Deployment(DeploymentId),
     Variable(NsKey),
     Server(u64),
+    SchedulerConfig,
 }
 
 /// The changes of one command, applied to a private copy of the state.
@@ -285,6 +286,12 @@ impl Txn {
     pub(crate) fn remove_server(&mut self, id: u64) {
         self.state.servers.remove(&id);
         self.touch(Table::Servers, DirtyKey::Server(id));
+    }
+
+    /// Replaces the scheduler configuration.
+    pub(crate) fn put_scheduler_config(&mut self, c: SchedulerConfiguration) {
+        self.state.scheduler_config = Some(c);
+        self.touch(Table::SchedulerConfig, DirtyKey::SchedulerConfig);
     }
 }
 
