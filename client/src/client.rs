@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use sched_core::model::{AllocId, Allocation, Node, NodeId, NodeStatus};
+use sched_core::model::{AllocId, Allocation, ClientStatus, Node, NodeId, NodeStatus};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -346,14 +346,19 @@ impl Inner {
     async fn heartbeat_loop(self: Arc<Self>, mut ttl: Duration) {
         let mut stop = self.stop.clone();
         let node_id = self.node.read().map(|n| n.id.clone()).unwrap_or_default();
+        let mut last_ok = Instant::now();
         loop {
             // Half the TTL leaves room for one retry before the servers give up.
             let wait = (ttl / 2).max(Duration::from_millis(100));
             if sleep_or_stop(&mut stop, wait).await {
                 return;
             }
+            self.stop_after_disconnect(last_ok.elapsed());
             match self.conn.heartbeat(&node_id).await {
-                Ok(r) => ttl = r.heartbeat_ttl,
+                Ok(r) => {
+                    ttl = r.heartbeat_ttl;
+                    last_ok = Instant::now();
+                }
                 Err(ConnError::UnknownNode(_)) => {
                     tracing::warn!("servers forgot the node; registering again");
                     match self.register_until(ttl).await {
@@ -365,6 +370,32 @@ impl Inner {
                     tracing::warn!(error = %e, "heartbeat failed");
                     ttl = (ttl / 2).max(Duration::from_millis(500));
                 }
+            }
+        }
+    }
+
+    /// Stops the allocations whose group wants them stopped once the client
+    /// has been out of touch with the servers for `away`
+    /// (`disconnect.stop_on_client_after`, `stop_after_client_disconnect`).
+    fn stop_after_disconnect(&self, away: Duration) {
+        for (id, r) in lock(&self.allocs).iter() {
+            let alloc = r.alloc();
+            let Some(group) = alloc.job.as_ref().and_then(|j| {
+                j.task_groups
+                    .iter()
+                    .flatten()
+                    .find(|g| g.name.as_deref() == Some(alloc.task_group.as_str()))
+            }) else {
+                continue;
+            };
+            let after = group
+                .disconnect
+                .as_ref()
+                .and_then(|d| d.stop_on_client_after)
+                .or(group.stop_after_client_disconnect);
+            if after.is_some_and(|after| away >= after.to_std()) && !r.view().done {
+                tracing::warn!(alloc_id = %id, away_ms = away.as_millis() as u64, "out of touch with the servers too long; stopping the allocation");
+                r.stop();
             }
         }
     }
@@ -433,6 +464,11 @@ impl Inner {
                 Some(r) => {
                     if a.is_terminal() {
                         collectable.insert(a.id.clone());
+                    }
+                    // The servers lost track while the node was away: tell
+                    // them again how it is.
+                    if a.client_status == ClientStatus::Unknown {
+                        self.sink.push(r.view().update);
                     }
                     if matches!(
                         a.desired_status,

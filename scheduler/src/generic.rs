@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
-use sched_core::model::{AllocId, AllocMetric, EvalId, Evaluation};
+use sched_core::model::{
+    AllocDeploymentStatus, AllocId, AllocMetric, DeploymentId, EvalId, Evaluation,
+};
 
 use crate::context::EvalContext;
 use crate::job_view::JobView;
@@ -69,10 +71,21 @@ fn attempt(
     let rec = reconcile(state, job, &allocs, now, eval.id.as_str());
     let mut ctx = EvalContext::new(state, new_plan(eval, job, state.index()));
     let mut out = Attempt::default();
+    // A new deployment gets its ID here, from the evaluation's seeded
+    // source, so a retried attempt plans the same way.
+    let new_deployment_id = match rec.deployment {
+        Some(_) => DeploymentId::from_u128(ids.u128(..)),
+        None => DeploymentId::default(),
+    };
+    ctx.plan.deployment = rec.deployment.clone().map(|mut d| {
+        d.id = new_deployment_id.clone();
+        d
+    });
+    ctx.plan.deployment_updates = rec.deployment_updates.clone();
     for stop in &rec.stop {
         append_stop(&mut ctx.plan, stop);
     }
-    for a in rec.inplace {
+    for a in rec.inplace.iter().cloned() {
         ctx.plan
             .node_allocation
             .entry(a.node_id.clone())
@@ -103,9 +116,26 @@ fn attempt(
         return Ok(out);
     };
     let mut stack = Stack::new(config.clone(), state, job, seed);
+    // Stacks for older job versions, which replacements keep while their
+    // group waits for canary promotion.
+    let mut old_stacks: BTreeMap<u64, Stack<'_>> = BTreeMap::new();
     let mut failed: BTreeMap<String, AllocMetric> = BTreeMap::new();
-    for place in &rec.place {
-        let Some(group) = job.group(&place.group) else {
+    // Canaries first, so a full cluster leaves the rollout waiting rather
+    // than the count short.
+    let placements = rec
+        .canaries
+        .iter()
+        .map(|p| (p, true, false))
+        .chain(rec.place.iter().map(|p| (p, false, false)))
+        .chain(rec.downgraded.iter().map(|p| (p, false, true)));
+    for (place, canary, downgraded) in placements {
+        let old_job = place
+            .previous
+            .as_ref()
+            .and_then(|p| p.job.as_deref())
+            .filter(|_| downgraded);
+        let place_job = old_job.unwrap_or(job);
+        let Some(group) = place_job.group(&place.group) else {
             continue;
         };
         if let Some(m) = failed.get_mut(&place.group) {
@@ -116,17 +146,32 @@ fn attempt(
         let opts = SelectOptions {
             penalty_nodes: place.penalty_nodes.clone(),
         };
-        match stack.select(&mut ctx, job, group, &opts) {
+        let stack = match old_job {
+            Some(old) => old_stacks
+                .entry(old.ver())
+                .or_insert_with(|| Stack::new(config.clone(), state, old, seed)),
+            None => &mut stack,
+        };
+        match stack.select(&mut ctx, place_job, group, &opts) {
             Some(chosen) => {
-                let alloc = new_alloc(
+                let mut alloc = new_alloc(
                     &ctx,
                     eval,
-                    job,
+                    place_job,
                     place,
                     &chosen,
                     AllocId::from_u128(ids.u128(..)),
                     now,
                 );
+                // Every placement of a tracked group joins the deployment,
+                // old-version replacements too (as in Nomad).
+                alloc.deployment_id = rec.deployment_for(&place.group, &new_deployment_id);
+                if canary && alloc.deployment_id.is_some() {
+                    alloc.deployment_status = Some(AllocDeploymentStatus {
+                        canary: true,
+                        ..Default::default()
+                    });
+                }
                 ctx.plan
                     .node_allocation
                     .entry(chosen.node_id.clone())

@@ -2,16 +2,18 @@
 //! [`Planner`] over plain maps and applies plans the way the server's plan
 //! applier does — per node, it re-checks that the node is ready and that
 //! every allocation fits (CPU, memory, cores, devices, no port used twice),
-//! commits the nodes that fit and refuses the rest with a refresh index. So
-//! tests and benchmarks drive the real scheduler.
+//! commits the nodes that fit and refuses the rest with a refresh index —
+//! and records deployments and their placed, canary and health counts as
+//! the server's state store does. So tests and benchmarks drive the real
+//! scheduler.
 //!
 //! Not a store: no persistence, no concurrency, no blocking queries.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sched_core::model::{
-    AllocId, Allocation, ClientStatus, Deployment, EvalId, EvalStatus, Evaluation, Job, Node,
-    NodeId, NodeStatus, Plan, PlanResult,
+    AllocDeploymentStatus, AllocId, Allocation, ClientStatus, Deployment, DeploymentId, EvalId,
+    EvalStatus, Evaluation, Job, Node, NodeId, NodeStatus, Plan, PlanResult,
 };
 
 use crate::job_view::{GroupView, JobView};
@@ -28,7 +30,7 @@ pub struct Harness {
     by_node: HashMap<NodeId, Vec<AllocId>>,
     by_job: HashMap<(String, String), Vec<AllocId>>,
     jobs: HashMap<(String, String), Job>,
-    deployments: HashMap<(String, String), Deployment>,
+    deployments: HashMap<DeploymentId, Deployment>,
     index: u64,
     capacity: CapacityIndex,
     /// Evaluations the scheduler created (blocked, follow-ups).
@@ -101,6 +103,83 @@ impl Harness {
             alloc.create_index = idx;
         }
         self.store_alloc(alloc);
+    }
+
+    /// Adds or replaces a deployment (as the server's deployment endpoints
+    /// would: promote, pause, fail), keeping its create index.
+    pub fn upsert_deployment(&mut self, mut d: Deployment) {
+        let idx = self.bump();
+        d.create_index = self
+            .deployments
+            .get(&d.id)
+            .map_or(idx, |old| old.create_index);
+        d.modify_index = idx;
+        self.deployments.insert(d.id.clone(), d);
+    }
+
+    /// A deployment by ID.
+    pub fn deployment(&self, id: &DeploymentId) -> Option<&Deployment> {
+        self.deployments.get(id)
+    }
+
+    /// A job's deployments, oldest first.
+    pub fn deployments_of(&self, namespace: &str, job_id: &str) -> Vec<&Deployment> {
+        let mut v: Vec<&Deployment> = self
+            .deployments
+            .values()
+            .filter(|d| d.namespace == namespace && d.job_id == job_id)
+            .collect();
+        v.sort_by_key(|d| d.create_index);
+        v
+    }
+
+    /// Records the client's health verdict on an allocation and counts it
+    /// in its deployment, as the server does on a client update.
+    pub fn set_alloc_health(&mut self, id: &AllocId, healthy: bool) {
+        let Some(old) = self.allocs.get(id).cloned() else {
+            return;
+        };
+        let mut a = old.clone();
+        a.deployment_status
+            .get_or_insert_with(AllocDeploymentStatus::default)
+            .healthy = Some(healthy);
+        self.account_deployment(Some(&old), &a);
+        self.upsert_alloc(a);
+    }
+
+    /// Keeps a deployment's placed, canary, healthy and unhealthy counts in
+    /// step with one allocation's change, as the server's state store does.
+    fn account_deployment(&mut self, old: Option<&Allocation>, new: &Allocation) {
+        let Some(d) = new
+            .deployment_id
+            .as_ref()
+            .and_then(|id| self.deployments.get_mut(id))
+        else {
+            return;
+        };
+        let Some(g) = d.task_groups.get_mut(&new.task_group) else {
+            return;
+        };
+        let health = |a: Option<&Allocation>| a.and_then(|a| a.deployment_status.as_ref()?.healthy);
+        if old.is_none() {
+            g.placed_allocs += 1;
+            if crate::deployment::is_canary(new) && !g.placed_canaries.contains(&new.id) {
+                g.placed_canaries.push(new.id.clone());
+            }
+        }
+        let (was, is) = (health(old), health(Some(new)));
+        if was != is {
+            match was {
+                Some(true) => g.healthy_allocs -= 1,
+                Some(false) => g.unhealthy_allocs -= 1,
+                None => {}
+            }
+            match is {
+                Some(true) => g.healthy_allocs += 1,
+                Some(false) => g.unhealthy_allocs += 1,
+                None => {}
+            }
+        }
     }
 
     /// Sets an allocation's client status and modify time (Unix ns), as a
@@ -281,7 +360,9 @@ impl State for Harness {
     }
     fn latest_deployment(&self, namespace: &str, job_id: &str) -> Option<&Deployment> {
         self.deployments
-            .get(&(namespace.to_owned(), job_id.to_owned()))
+            .values()
+            .filter(|d| d.namespace == namespace && d.job_id == job_id)
+            .max_by_key(|d| d.create_index)
     }
     fn index(&self) -> u64 {
         self.index
@@ -366,6 +447,26 @@ impl Planner for Harness {
         }
         if refused && plan.all_at_once {
             accepted.clear();
+        } else {
+            // Deployment changes commit with the plan, as in the applier.
+            if let Some(d) = &plan.deployment {
+                let mut d = d.clone();
+                d.create_index = self
+                    .deployments
+                    .get(&d.id)
+                    .map_or(index, |o| o.create_index);
+                d.modify_index = index;
+                self.deployments.insert(d.id.clone(), d);
+                result.deployment = plan.deployment.clone();
+            }
+            for u in &plan.deployment_updates {
+                if let Some(d) = self.deployments.get_mut(&u.deployment_id) {
+                    d.status = u.status;
+                    d.status_description = u.status_description.clone();
+                    d.modify_index = index;
+                }
+            }
+            result.deployment_updates = plan.deployment_updates.clone();
         }
         for id in &accepted {
             if let Some(stops) = plan.node_update.get(id) {
@@ -386,6 +487,8 @@ impl Planner for Harness {
                     if !self.allocs.contains_key(&a.id) {
                         a.create_index = index;
                     }
+                    let old = self.allocs.get(&a.id).cloned();
+                    self.account_deployment(old.as_ref(), &a);
                     if let Some(prev) = a.previous_allocation.clone()
                         && let Some(mut old) = self.allocs.get(&prev).cloned()
                     {

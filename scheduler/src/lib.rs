@@ -5,7 +5,9 @@
 //! The way through one evaluation:
 //! 1. [`reconcile`] compares each task group's desired count with the job's
 //!    existing allocations and decides what to place, stop, update in place,
-//!    replace (lost or destructively updated) and reschedule.
+//!    replace (lost or destructively updated) and reschedule; for service
+//!    groups with an update strategy it rolls new versions out through
+//!    [`deployment`]s (batches of `max_parallel`, canaries).
 //! 2. For every placement the [`stack::Stack`] runs the feasibility checkers
 //!    ([`feasible`]) and the rankers ([`rank`]) over a candidate set of nodes
 //!    and picks the best, recording an
@@ -24,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod context;
+pub mod deployment;
 pub mod feasible;
 pub mod generic;
 pub mod harness;
@@ -31,6 +34,7 @@ pub mod job_view;
 pub mod mock;
 pub mod rank;
 pub mod reconcile;
+pub mod reconcile_disconnect;
 pub mod stack;
 pub mod state;
 pub mod submit;

@@ -7,15 +7,29 @@
 //! allocations per the group's reschedule policy, now or — when delayed —
 //! through a follow-up evaluation.
 //!
-//! It decides only *what*; *where* is the stack's. Deployments, canaries
-//! and disconnected-client handling are not done here yet.
+//! Service groups with an update strategy roll out through deployments
+//! (Nomad's semantics, decided with [`crate::deployment`]): a new job
+//! version gets a deployment, destructive updates start at most
+//! `max_parallel` at a time as earlier replacements turn healthy, canaries
+//! run beside the old allocations until promoted, and a paused or failed
+//! deployment starts nothing new. Drain migrations of service groups move
+//! `migrate.max_parallel` at a time.
+//!
+//! It decides only *what*; *where* is the stack's. Disconnected clients'
+//! allocations are decided by
+//! [`reconcile_disconnect`](crate::reconcile_disconnect) first.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use sched_core::model::{
-    Allocation, ClientStatus, Job, NodeId, NodeStatus, ReschedulePolicy, TaskGroup,
+    Allocation, ClientStatus, Deployment, DeploymentState, DeploymentStatus,
+    DeploymentStatusUpdate, Job, NodeId, NodeStatus, ReschedulePolicy, TaskGroup,
 };
 
+use crate::deployment::{
+    Rollout, descriptions, group_state_complete, health, is_canary, migrate_max_parallel,
+    new_deployment, new_group_state, rolling_strategy,
+};
 use crate::job_view::{GroupView, JobView, nanos};
 use crate::state::State;
 
@@ -70,6 +84,37 @@ pub struct Reconciled {
     pub inplace: Vec<Allocation>,
     /// Failed allocations to reschedule later.
     pub delayed: Vec<DelayedReschedule>,
+    /// Canaries to place beside the allocations they will replace.
+    pub canaries: Vec<Placement>,
+    /// Replacements placed with the job version of the allocation they
+    /// replace (its `job`), because the group waits for canary promotion.
+    pub downgraded: Vec<Placement>,
+    /// A deployment to create for this job version; the scheduler gives it
+    /// an ID and every placement of its groups joins it.
+    pub deployment: Option<Deployment>,
+    /// The existing deployment of this job version, which placements of its
+    /// groups join when no new one is created.
+    pub current_deployment: Option<Deployment>,
+    /// Status changes to existing deployments (cancelled, successful).
+    pub deployment_updates: Vec<DeploymentStatusUpdate>,
+}
+
+impl Reconciled {
+    /// The deployment a placement in `group` joins: the new one (whose ID
+    /// is `new_id`) or the current one, when it tracks the group.
+    pub fn deployment_for(
+        &self,
+        group: &str,
+        new_id: &sched_core::model::DeploymentId,
+    ) -> Option<sched_core::model::DeploymentId> {
+        if let Some(d) = &self.deployment {
+            return d.task_groups.contains_key(group).then(|| new_id.clone());
+        }
+        self.current_deployment
+            .as_ref()
+            .filter(|d| d.task_groups.contains_key(group))
+            .map(|d| d.id.clone())
+    }
 }
 
 /// Stop descriptions, as Nomad words them.
@@ -107,6 +152,16 @@ pub fn reconcile(
         .copied()
         .filter(|a| a.desired_status == sched_core::model::DesiredStatus::Run)
         .collect();
+    let latest = job
+        .map(|j| (j.ns(), j.job_id()))
+        .or_else(|| {
+            allocs
+                .first()
+                .map(|a| (a.namespace.as_str(), a.job_id.as_str()))
+        })
+        .and_then(|(ns, id)| state.latest_deployment(ns, id));
+    let rollout = Rollout::new(job, latest);
+    out.deployment_updates = rollout.updates.clone();
     let Some(job) = job.filter(|j| !j.stopped()) else {
         for a in live.into_iter().filter(|a| !a.client_status.is_terminal()) {
             out.stop.push(Stop {
@@ -127,35 +182,126 @@ pub fn reconcile(
             });
         }
     }
+    let mut new_groups: BTreeMap<String, DeploymentState> = BTreeMap::new();
+    let mut complete = true;
     for group in job.groups() {
         let mine: Vec<&Allocation> = live
             .iter()
             .copied()
             .filter(|a| a.task_group == group.name())
             .collect();
-        reconcile_group(state, job, group, &mine, now, eval_id, &mut out);
+        let history: Vec<&Allocation> = allocs
+            .iter()
+            .copied()
+            .filter(|a| a.task_group == group.name())
+            .collect();
+        let ctx = GroupCtx {
+            state,
+            job,
+            group,
+            now,
+            eval_id,
+            rollout: &rollout,
+        };
+        complete &= reconcile_group(&ctx, &mine, &history, &mut new_groups, &mut out);
+    }
+    if !new_groups.is_empty() {
+        out.deployment = Some(new_deployment(job, new_groups));
+    } else if let Some(current) = &rollout.current {
+        // Nomad marks a deployment successful once every group is placed,
+        // healthy and promoted and nothing is left to replace.
+        if complete && current.status == DeploymentStatus::Running {
+            out.deployment_updates.push(DeploymentStatusUpdate {
+                deployment_id: current.id.clone(),
+                status: DeploymentStatus::Successful,
+                status_description: descriptions::SUCCESSFUL.to_owned(),
+            });
+        }
+        out.current_deployment = Some(current.clone());
     }
     out
 }
 
-fn reconcile_group(
-    state: &dyn State,
-    job: &Job,
-    group: &TaskGroup,
-    allocs: &[&Allocation],
+/// What every group of one reconciliation shares.
+struct GroupCtx<'a> {
+    state: &'a dyn State,
+    job: &'a Job,
+    group: &'a TaskGroup,
     now: i64,
-    eval_id: &str,
+    eval_id: &'a str,
+    rollout: &'a Rollout,
+}
+
+/// A placement under construction, and whether it is a canary.
+type Pending = (Placement, bool);
+
+/// Reconciles one group; returns whether its part of the current deployment
+/// is complete (nothing left to place, replace or migrate, and healthy).
+fn reconcile_group(
+    ctx: &GroupCtx<'_>,
+    allocs: &[&Allocation],
+    history: &[&Allocation],
+    new_groups: &mut BTreeMap<String, DeploymentState>,
     out: &mut Reconciled,
-) {
+) -> bool {
+    let (state, job, group, rollout) = (ctx.state, ctx.job, ctx.group, ctx.rollout);
+    // Disconnected clients' allocations first; the rest as usual.
+    let allocs = &crate::reconcile_disconnect::reconcile_group(state, group, allocs, ctx.now, out);
     let desired = group.count() as usize;
     let batch = job.job_type() == "batch";
     let policy = group.reschedule(job);
+    let strategy = rolling_strategy(job, group);
+    let dstate = strategy.and(rollout.group_state(group.name()));
+    let place_for = |a: &Allocation, reschedule: bool, penalty: HashSet<NodeId>| Placement {
+        group: group.name().to_owned(),
+        name: a.name.clone(),
+        previous: Some(a.clone()),
+        reschedule,
+        penalty_nodes: penalty,
+    };
     // Allocations that count toward the desired count, by name.
     let mut kept: Vec<Allocation> = Vec::new();
-    let mut replacements: Vec<Placement> = Vec::new();
+    // Replacements of lost allocations (their stops are already decided).
+    let mut lost: Vec<Pending> = Vec::new();
+    // Failed allocations to replace now (stopped only when replaced).
+    let mut resched: Vec<Pending> = Vec::new();
+    // Allocations on draining nodes, migrated up to the group's limit.
+    let mut migrate: Vec<Allocation> = Vec::new();
+    // The current deployment's canaries still running.
+    let mut canaries: Vec<Allocation> = Vec::new();
+    let mut reschedule_later = false;
     for a in allocs {
         let node = state.node(&a.node_id);
         let node_down = node.is_none_or(|n| n.status == NodeStatus::Down);
+        let draining = node.is_some_and(|n| n.drain_strategy.is_some());
+        if is_canary(a) && !a.client_status.is_terminal() {
+            // Canaries of a superseded or failed deployment are not needed;
+            // the current deployment's lost or draining canaries are stopped
+            // and placed again as canaries, not replaced one by one.
+            if rollout.canary_unneeded(a) {
+                out.stop.push(Stop {
+                    alloc: (*a).clone(),
+                    description: reasons::NOT_NEEDED,
+                    client_status: None,
+                });
+                continue;
+            }
+            if rollout.owns(a) {
+                if node_down || draining {
+                    out.stop.push(Stop {
+                        alloc: (*a).clone(),
+                        description: if node_down {
+                            reasons::LOST
+                        } else {
+                            reasons::MIGRATING
+                        },
+                        client_status: node_down.then_some(ClientStatus::Lost),
+                    });
+                    continue;
+                }
+                canaries.push((*a).clone());
+            }
+        }
         match a.client_status {
             ClientStatus::Complete => {
                 // A finished batch allocation is done; a service one is
@@ -170,24 +316,15 @@ fn reconcile_group(
                 if a.next_allocation.is_some() {
                     continue;
                 }
-                match reschedule_decision(a, policy.as_ref(), now, eval_id) {
+                match reschedule_decision(a, policy.as_ref(), ctx.now, ctx.eval_id) {
                     Reschedule::Now(penalty) => {
-                        out.stop.push(Stop {
-                            alloc: (*a).clone(),
-                            description: reasons::RESCHEDULED,
-                            client_status: None,
-                        });
-                        replacements.push(Placement {
-                            group: group.name().to_owned(),
-                            name: a.name.clone(),
-                            previous: Some((*a).clone()),
-                            reschedule: true,
-                            penalty_nodes: penalty,
-                        });
+                        let canary = is_canary(a) && rollout.owns(a);
+                        resched.push((place_for(a, true, penalty), canary));
                     }
                     Reschedule::Later(at) => {
                         // Still counts until its replacement is placed.
                         kept.push((*a).clone());
+                        reschedule_later = true;
                         if a.followup_eval_id.is_none() {
                             out.delayed.push(DelayedReschedule {
                                 alloc: (*a).clone(),
@@ -207,60 +344,83 @@ fn reconcile_group(
                 description: reasons::LOST,
                 client_status: Some(ClientStatus::Lost),
             });
-            replacements.push(Placement {
-                group: group.name().to_owned(),
-                name: a.name.clone(),
-                previous: Some((*a).clone()),
-                reschedule: false,
-                penalty_nodes: HashSet::new(),
-            });
+            lost.push((place_for(a, false, HashSet::new()), false));
             continue;
         }
-        if node.is_some_and(|n| n.drain_strategy.is_some()) {
-            out.stop.push(Stop {
-                alloc: (*a).clone(),
-                description: reasons::MIGRATING,
-                client_status: None,
-            });
-            replacements.push(Placement {
-                group: group.name().to_owned(),
-                name: a.name.clone(),
-                previous: Some((*a).clone()),
-                reschedule: false,
-                penalty_nodes: HashSet::new(),
-            });
+        if draining {
+            migrate.push((*a).clone());
             continue;
         }
         kept.push((*a).clone());
     }
+    let canary_ids: HashSet<&sched_core::model::AllocId> = canaries.iter().map(|a| &a.id).collect();
+    // Waiting for promotion: canaries run beside the count, not in it.
+    let canarying = dstate.is_some_and(|d| d.desired_canaries > 0 && !d.promoted);
+    let counted = |kept: &[Allocation]| {
+        kept.iter()
+            .filter(|a| !(canarying && canary_ids.contains(&a.id)))
+            .count()
+    };
 
-    // Count down: stop the highest-indexed names first.
-    let total = kept.len() + replacements.len();
+    // Count down: replacements first, then (once promoted) old allocations
+    // sharing a canary's name, then migrating allocations, then the
+    // highest-indexed names.
+    let total = counted(&kept) + migrate.len() + lost.len() + resched.len();
     if total > desired {
         let mut excess = total - desired;
-        // Replacements are dropped first (their old alloc is stopped anyway).
-        while excess > 0 && !replacements.is_empty() {
-            replacements.pop();
+        while excess > 0 && !(resched.is_empty() && lost.is_empty()) {
+            if let Some((p, _)) = resched.pop() {
+                // Failed and not replaced: stopped all the same.
+                if let Some(prev) = p.previous {
+                    out.stop.push(Stop {
+                        alloc: prev,
+                        description: reasons::RESCHEDULED,
+                        client_status: None,
+                    });
+                }
+            } else {
+                lost.pop();
+            }
             excess -= 1;
         }
-        kept.sort_by_key(|a| std::cmp::Reverse(name_index(&a.name)));
-        let mut remaining = Vec::new();
-        for a in kept.drain(..) {
-            if excess > 0 && !a.client_status.is_terminal() {
-                out.stop.push(Stop {
-                    alloc: a,
-                    description: reasons::NOT_NEEDED,
-                    client_status: None,
-                });
-                excess -= 1;
-            } else {
-                remaining.push(a);
-            }
+        let mut stop_kept =
+            |pick: &dyn Fn(&Allocation) -> bool, kept: &mut Vec<Allocation>, excess: &mut usize| {
+                let mut remaining = Vec::new();
+                for a in kept.drain(..) {
+                    if *excess > 0 && !a.client_status.is_terminal() && pick(&a) {
+                        out.stop.push(Stop {
+                            alloc: a,
+                            description: reasons::NOT_NEEDED,
+                            client_status: None,
+                        });
+                        *excess -= 1;
+                    } else {
+                        remaining.push(a);
+                    }
+                }
+                *kept = remaining;
+            };
+        if !canarying && !canaries.is_empty() {
+            let names: HashSet<&str> = canaries.iter().map(|a| a.name.as_str()).collect();
+            stop_kept(
+                &|a| !canary_ids.contains(&a.id) && names.contains(a.name.as_str()),
+                &mut kept,
+                &mut excess,
+            );
         }
-        kept = remaining;
+        migrate.sort_by_key(|a| std::cmp::Reverse(name_index(&a.name)));
+        stop_kept(&|_| true, &mut migrate, &mut excess);
+        kept.sort_by_key(|a| std::cmp::Reverse(name_index(&a.name)));
+        stop_kept(
+            &|a| !(canarying && canary_ids.contains(&a.id)),
+            &mut kept,
+            &mut excess,
+        );
     }
 
-    // Updates of what stays.
+    // Updates of what stays: in place where possible, else destructive.
+    let mut destructive: Vec<Allocation> = Vec::new();
+    let mut inplace = 0usize;
     for a in kept.iter().filter(|a| !a.client_status.is_terminal()) {
         let old = a.job.as_ref().and_then(|j| j.group(group.name()));
         // An allocation without its job cannot be compared: leave it.
@@ -276,55 +436,280 @@ fn reconcile_group(
                 let mut updated = a.clone();
                 updated.job = Some(std::sync::Arc::new(job.clone()));
                 out.inplace.push(updated);
+                inplace += 1;
             }
-            _ => {
-                out.stop.push(Stop {
-                    alloc: a.clone(),
-                    description: reasons::UPDATING,
-                    client_status: None,
-                });
-                replacements.push(Placement {
-                    group: group.name().to_owned(),
-                    name: a.name.clone(),
-                    previous: Some(a.clone()),
-                    reschedule: false,
-                    penalty_nodes: HashSet::new(),
-                });
-            }
+            _ => destructive.push(a.clone()),
         }
     }
-    out.place.extend(replacements);
+    destructive.sort_by_key(|a| name_index(&a.name));
 
-    // Count up with the lowest free name indexes.
-    let total = kept.len() + out.place.iter().filter(|p| p.group == group.name()).count();
-    if total < desired {
-        let used: BTreeSet<u64> = kept
-            .iter()
-            .map(|a| a.name.as_str())
-            .chain(
-                out.place
-                    .iter()
-                    .filter(|p| p.group == group.name())
-                    .map(|p| p.name.as_str()),
-            )
-            .filter_map(name_index)
-            .collect();
-        let mut i = 0u64;
-        let mut missing = desired - total;
-        while missing > 0 {
-            if !used.contains(&i) {
-                out.place.push(Placement {
+    // Canaries: placed beside the old allocations until promotion.
+    let canary_target = strategy
+        .and_then(|s| s.canary)
+        .unwrap_or(0)
+        .clamp(0, desired as i64) as usize;
+    let requires_canaries = strategy.is_some()
+        && !destructive.is_empty()
+        && canaries.len() < canary_target
+        && !dstate.is_some_and(|d| d.promoted);
+    let mut placing: Vec<Pending> = Vec::new();
+    if requires_canaries && !rollout.paused && !rollout.failed {
+        for name in canary_names(
+            canary_target - canaries.len(),
+            &canaries,
+            &destructive,
+            job,
+            group,
+        ) {
+            placing.push((
+                Placement {
                     group: group.name().to_owned(),
-                    name: alloc_name(job.job_id(), group.name(), i),
+                    name,
                     previous: None,
                     reschedule: false,
                     penalty_nodes: HashSet::new(),
-                });
+                },
+                true,
+            ));
+        }
+    }
+    let canarying = canarying || (dstate.is_none() && requires_canaries);
+    // Whether new work may start: always without a rollout; with one, only
+    // while it is neither paused, failed nor waiting for promotion.
+    let place_ready = strategy.is_none() || (!rollout.paused && !rollout.failed && !canarying);
+    let mut limit = strategy.map_or(usize::MAX, |s| {
+        rollout.replacement_limit(
+            s,
+            desired,
+            &kept,
+            !destructive.is_empty() || !migrate.is_empty(),
+            canarying,
+        )
+    });
+
+    // Replacements already decided for disconnected clients' allocations
+    // hold their names and count toward the group.
+    let decided: Vec<String> = out
+        .place
+        .iter()
+        .filter(|p| p.group == group.name())
+        .map(|p| p.name.clone())
+        .collect();
+    // Missing allocations take the lowest free name indexes.
+    let existing = counted(&kept) + migrate.len() + lost.len() + resched.len() + decided.len();
+    let mut count_up: Vec<Pending> = Vec::new();
+    if existing < desired {
+        let used: BTreeSet<u64> = kept
+            .iter()
+            .chain(migrate.iter())
+            .map(|a| a.name.as_str())
+            .chain(
+                lost.iter()
+                    .chain(resched.iter())
+                    .chain(placing.iter())
+                    .map(|(p, _)| p.name.as_str()),
+            )
+            .chain(decided.iter().map(String::as_str))
+            .filter_map(name_index)
+            .collect();
+        let mut i = 0u64;
+        let mut missing = desired - existing;
+        while missing > 0 {
+            if !used.contains(&i) {
+                count_up.push((
+                    Placement {
+                        group: group.name().to_owned(),
+                        name: alloc_name(job.job_id(), group.name(), i),
+                        previous: None,
+                        reschedule: false,
+                        penalty_nodes: HashSet::new(),
+                    },
+                    false,
+                ));
                 missing -= 1;
             }
             i += 1;
         }
     }
+    let pending_work = !count_up.is_empty() || !lost.is_empty() || !resched.is_empty();
+    let failed_deployment = rollout.failed.then_some(rollout.current.as_ref()).flatten();
+    let mut placed = 0usize;
+    for (p, canary) in lost.into_iter() {
+        placing.push((p, canary));
+        placed += 1;
+    }
+    for (p, canary) in resched {
+        // A failed deployment's own failures stay failed (Nomad); others
+        // are replaced whatever the deployment's state.
+        let own_failure = p.previous.as_ref().is_some_and(|prev| {
+            failed_deployment.is_some_and(|d| prev.deployment_id.as_ref() == Some(&d.id))
+        });
+        if !place_ready && own_failure {
+            continue;
+        }
+        if let Some(prev) = &p.previous {
+            out.stop.push(Stop {
+                alloc: prev.clone(),
+                description: reasons::RESCHEDULED,
+                client_status: None,
+            });
+        }
+        placing.push((p, canary));
+        placed += 1;
+    }
+    if place_ready {
+        placed += count_up.len();
+        placing.extend(count_up);
+    }
+    limit = limit.saturating_sub(placed);
+
+    // Destructive updates, at most `limit` now; the rest wait for the
+    // replacements in flight to turn healthy.
+    if place_ready {
+        for a in destructive.iter().take(limit) {
+            out.stop.push(Stop {
+                alloc: a.clone(),
+                description: reasons::UPDATING,
+                client_status: None,
+            });
+            placing.push((place_for(a, false, HashSet::new()), false));
+        }
+    }
+
+    // Drain migrations: service groups move at most `migrate.max_parallel`
+    // at a time, counting earlier migrations not yet healthy; past a
+    // node's drain deadline everything moves.
+    let migrate_budget = if job.job_type() == "service" {
+        migrate_max_parallel(group).saturating_sub(migrations_in_flight(history))
+    } else {
+        usize::MAX
+    };
+    migrate.sort_by_key(|a| name_index(&a.name));
+    let mut moved = 0usize;
+    let migrate_pending = migrate.len();
+    for a in &migrate {
+        let forced = state
+            .node(&a.node_id)
+            .and_then(|n| n.drain_strategy.as_ref())
+            .is_some_and(|d| {
+                d.deadline.is_negative() || (d.force_deadline > 0 && ctx.now >= d.force_deadline)
+            });
+        if !forced && moved >= migrate_budget {
+            continue;
+        }
+        moved += 1;
+        out.stop.push(Stop {
+            alloc: a.clone(),
+            description: reasons::MIGRATING,
+            client_status: None,
+        });
+        placing.push((place_for(a, false, HashSet::new()), false));
+    }
+
+    // A new deployment for a new job version (or the job's first), unless
+    // one already tracks this version.
+    if let Some(s) = strategy
+        && dstate.is_none()
+        && rollout.current.is_none()
+    {
+        let had_running = history.iter().any(|a| {
+            a.job
+                .as_ref()
+                .is_some_and(|j| j.ver() == job.ver() && j.create_index == job.create_index)
+        });
+        let desired_total = desired.saturating_sub(inplace);
+        let tracked = !destructive.is_empty() || (!had_running && !placing.is_empty());
+        if desired_total > 0 && tracked {
+            let canaries_wanted = if requires_canaries { canary_target } else { 0 };
+            new_groups.insert(
+                group.name().to_owned(),
+                new_group_state(s, desired_total, canaries_wanted, ctx.now),
+            );
+        }
+    }
+
+    let group_done = destructive.is_empty()
+        && inplace == 0
+        && !pending_work
+        && migrate_pending == 0
+        && !reschedule_later
+        && !requires_canaries
+        && dstate.is_none_or(group_state_complete);
+    // While canaries wait for promotion, replacements of old allocations
+    // (lost, failed, migrated) keep the old version: the new one runs only
+    // as canaries until promoted.
+    let keeps_old_version = |p: &Placement| {
+        strategy.is_some()
+            && canarying
+            && p.previous
+                .as_ref()
+                .and_then(|prev| prev.job.as_ref())
+                .is_some_and(|j| j.ver() != job.ver())
+    };
+    for (p, canary) in placing {
+        if canary {
+            out.canaries.push(p);
+        } else if keeps_old_version(&p) {
+            out.downgraded.push(p);
+        } else {
+            out.place.push(p);
+        }
+    }
+    group_done
+}
+
+/// Nomad's `NextCanaries`: names of the allocations being replaced first
+/// (in name order), then the lowest indexes no canary holds yet.
+fn canary_names(
+    n: usize,
+    canaries: &[Allocation],
+    destructive: &[Allocation],
+    job: &Job,
+    group: &TaskGroup,
+) -> Vec<String> {
+    let mut taken: BTreeSet<String> = canaries.iter().map(|a| a.name.clone()).collect();
+    let mut names = Vec::with_capacity(n);
+    for a in destructive {
+        if names.len() == n {
+            return names;
+        }
+        if taken.insert(a.name.clone()) {
+            names.push(a.name.clone());
+        }
+    }
+    let mut i = 0u64;
+    while names.len() < n {
+        let name = alloc_name(job.job_id(), group.name(), i);
+        if taken.insert(name.clone()) {
+            names.push(name);
+        }
+        i += 1;
+    }
+    names
+}
+
+/// Drain migrations still in flight: running replacements of allocations
+/// stopped for migration, not yet judged healthy.
+fn migrations_in_flight(history: &[&Allocation]) -> usize {
+    let migrated: HashSet<&sched_core::model::AllocId> = history
+        .iter()
+        .filter(|a| {
+            a.desired_status == sched_core::model::DesiredStatus::Stop
+                && a.desired_description == reasons::MIGRATING
+        })
+        .map(|a| &a.id)
+        .collect();
+    history
+        .iter()
+        .filter(|a| {
+            a.desired_status == sched_core::model::DesiredStatus::Run
+                && !a.client_status.is_terminal()
+                && a.previous_allocation
+                    .as_ref()
+                    .is_some_and(|p| migrated.contains(p))
+                && health(a) != Some(true)
+        })
+        .count()
 }
 
 /// `job.group[index]`.

@@ -208,11 +208,14 @@ pub struct Attempt {
     pub queued: BTreeMap<String, i64>,
 }
 
-/// Whether a plan has anything to commit.
+/// Whether a plan has anything to commit (a deployment created, cancelled
+/// or completed counts).
 pub fn plan_is_empty(plan: &Plan) -> bool {
     plan.node_update.is_empty()
         && plan.node_allocation.is_empty()
         && plan.node_preemptions.is_empty()
+        && plan.deployment.is_none()
+        && plan.deployment_updates.is_empty()
 }
 
 /// One attempt at an evaluation against a state snapshot: its inputs are the

@@ -335,6 +335,21 @@ fn changed_config_replaces_and_count_change_is_in_place() {
         serde_json::Value::String("/bin/true".into()),
     );
     h.register_and_run(changed, &cfg()).unwrap();
+    // The default update strategy replaces one at a time, each once the
+    // replacement before it is healthy.
+    for _ in 0..4 {
+        let unjudged: Vec<_> = h
+            .all_allocs()
+            .into_iter()
+            .filter(|a| !a.is_terminal() && a.deployment_status.is_none())
+            .map(|a| a.id.clone())
+            .collect();
+        for id in &unjudged {
+            h.set_alloc_health(id, true);
+        }
+        let eval = h.job_eval("default", "upd");
+        h.run(&eval, &cfg()).unwrap();
+    }
     let live: Vec<_> = h
         .all_allocs()
         .into_iter()

@@ -25,6 +25,8 @@ pub mod trigger {
     pub const NODE_UPDATE: &str = "node-update";
     /// `alloc-failure`: a client reported a failed allocation.
     pub const ALLOC_FAILURE: &str = "alloc-failure";
+    /// `reconnect`: a disconnected client reported its allocations again.
+    pub const RECONNECT: &str = "reconnect";
 }
 
 /// A pending evaluation of `job` with a fresh ID and trace id, stamped with

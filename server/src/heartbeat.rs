@@ -1,6 +1,10 @@
 //! Node liveness on the leader: every node must heartbeat within the TTL it
 //! was given; a node that does not is marked down and the jobs with work on
-//! it are re-evaluated, so its allocations are replaced elsewhere.
+//! it are re-evaluated, so its allocations are replaced elsewhere. A node
+//! running allocations whose group allows disconnection
+//! (`disconnect.lost_after`, `max_client_disconnect`) is marked
+//! `disconnected` instead, and `down` only once the longest of those windows
+//! passed without it coming back ([`on_expiry`]).
 //!
 //! Owns the per-node deadlines and the TTL each heartbeat is answered with:
 //! TTLs grow with the cluster so that all nodes together send at most
@@ -12,8 +16,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use sched_core::model::{Evaluation, Job, NodeId};
+use sched_core::model::{Evaluation, Job, NodeId, NodeStatus};
 use sched_scheduler::job_view::JobView;
+use sched_scheduler::reconcile_disconnect;
 
 use crate::evals::{new_eval, trigger};
 use crate::state::StateSnapshot;
@@ -97,6 +102,12 @@ impl Heartbeats {
         }
     }
 
+    /// Tracks a node until `deadline` whatever the TTL (a disconnected node
+    /// until its window ends).
+    pub fn track_until(&mut self, node: &NodeId, deadline: Instant) {
+        self.deadlines.insert(node.clone(), deadline);
+    }
+
     /// Stops tracking a node (deregistered, or already down).
     pub fn forget(&mut self, node: &NodeId) {
         self.deadlines.remove(node);
@@ -132,6 +143,77 @@ impl Heartbeats {
     pub fn is_empty(&self) -> bool {
         self.deadlines.is_empty()
     }
+}
+
+/// What becomes of a node whose heartbeat deadline passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Mark it disconnected and wait this long more for it.
+    Disconnect(Duration),
+    /// Still within its disconnect window: wait this long more.
+    Wait(Duration),
+    /// Mark it down.
+    Down,
+    /// Nothing to do (gone, or down already).
+    Nothing,
+}
+
+/// Decides what an expired node becomes at `now` (Unix ns): a live node
+/// with allocations that may outlive a lost heartbeat is disconnected for
+/// the longest of their windows, any other is down; a disconnected node
+/// goes down once that window, counted from when it was disconnected,
+/// has passed.
+pub fn on_expiry(snapshot: &StateSnapshot, node_id: &NodeId, now: i64) -> Expiry {
+    let Some(node) = snapshot.node(node_id) else {
+        return Expiry::Nothing;
+    };
+    let window = disconnect_window(snapshot, node_id);
+    match node.status {
+        NodeStatus::Down => Expiry::Nothing,
+        NodeStatus::Disconnected => {
+            let since = node.status_updated_at.saturating_mul(1_000_000_000);
+            let end = since.saturating_add(window.map_or(0, |w| w.as_nanos() as i64));
+            if end > now {
+                Expiry::Wait(Duration::from_nanos((end - now) as u64))
+            } else {
+                Expiry::Down
+            }
+        }
+        NodeStatus::Ready | NodeStatus::Initializing => match window {
+            Some(w) => Expiry::Disconnect(w),
+            None => Expiry::Down,
+        },
+    }
+}
+
+/// The longest disconnect window of the groups with a live allocation on
+/// the node; `None` when none allows disconnection.
+pub fn disconnect_window(snapshot: &StateSnapshot, node_id: &NodeId) -> Option<Duration> {
+    let mut longest: Option<i64> = None;
+    for alloc in snapshot.allocs_by_node(node_id) {
+        if alloc.is_terminal() {
+            continue;
+        }
+        let current;
+        let job = match &alloc.job {
+            Some(j) => j.as_ref(),
+            None => {
+                let Some(j) = snapshot.job(&alloc.namespace, &alloc.job_id) else {
+                    continue;
+                };
+                current = j;
+                current.as_ref()
+            }
+        };
+        let Some(policy) = job
+            .group(&alloc.task_group)
+            .and_then(reconcile_disconnect::policy)
+        else {
+            continue;
+        };
+        longest = Some(longest.map_or(policy.lost_after, |l| l.max(policy.lost_after)));
+    }
+    longest.map(|n| Duration::from_nanos(n.max(0) as u64))
 }
 
 /// The evaluations a change to a node triggers (down, drained, eligible
@@ -297,5 +379,81 @@ mod tests {
             && e.node_id.as_ref() == Some(&node)
             && e.priority == 70
             && e.create_time == 42));
+    }
+
+    #[test]
+    fn an_expired_node_is_disconnected_only_for_groups_that_allow_it() {
+        use sched_core::model::{AllocId, Allocation, ClientStatus, Node};
+        use std::sync::Arc;
+        const S: i64 = 1_000_000_000;
+        let node = NodeId::from_u128(3);
+        let mut s = StateSnapshot::default();
+        s.nodes.insert(
+            node.clone(),
+            Arc::new(Node {
+                id: node.clone(),
+                status: NodeStatus::Ready,
+                ..Default::default()
+            }),
+        );
+        let alloc = |i: u128, window: Option<i64>, status: ClientStatus| {
+            let mut job = sched_scheduler::mock::service_job("web", 1, 100, 128);
+            job.task_groups.as_mut().unwrap()[0].max_client_disconnect =
+                window.map(sched_core::model::Duration::from_secs);
+            Allocation {
+                id: AllocId::from_u128(i),
+                namespace: "default".into(),
+                job_id: "web".into(),
+                task_group: "web".into(),
+                node_id: node.clone(),
+                client_status: status,
+                job: Some(Arc::new(job)),
+                ..Default::default()
+            }
+        };
+        let put = |s: &mut StateSnapshot, a: Allocation| {
+            s.allocs_by_node
+                .entry(node.clone())
+                .or_default()
+                .insert(a.id.clone());
+            s.allocs.insert(a.id.clone(), Arc::new(a));
+        };
+        put(&mut s, alloc(1, None, ClientStatus::Running));
+        // A finished allocation's window does not count.
+        put(&mut s, alloc(2, Some(3600), ClientStatus::Complete));
+        assert_eq!(disconnect_window(&s, &node), None);
+        assert_eq!(on_expiry(&s, &node, 0), Expiry::Down);
+        put(&mut s, alloc(3, Some(60), ClientStatus::Running));
+        put(&mut s, alloc(4, Some(120), ClientStatus::Pending));
+        assert_eq!(disconnect_window(&s, &node), Some(Duration::from_secs(120)));
+        assert_eq!(
+            on_expiry(&s, &node, 0),
+            Expiry::Disconnect(Duration::from_secs(120))
+        );
+        // Disconnected at t = 1000 s: wait out the window, then down.
+        let mut n = (*s.nodes[&node]).clone();
+        n.status = NodeStatus::Disconnected;
+        n.status_updated_at = 1000;
+        s.nodes.insert(node.clone(), Arc::new(n.clone()));
+        assert_eq!(
+            on_expiry(&s, &node, 1100 * S),
+            Expiry::Wait(Duration::from_secs(20))
+        );
+        assert_eq!(on_expiry(&s, &node, 1120 * S), Expiry::Down);
+        n.status = NodeStatus::Down;
+        s.nodes.insert(node.clone(), Arc::new(n));
+        assert_eq!(on_expiry(&s, &node, 1120 * S), Expiry::Nothing);
+        assert_eq!(on_expiry(&s, &NodeId::from_u128(99), 0), Expiry::Nothing);
+    }
+
+    #[test]
+    fn a_tracked_deadline_overrides_the_ttl() {
+        let mut h = Heartbeats::new(config(), 3);
+        let now = Instant::now();
+        let n = NodeId::from_u128(1);
+        h.beat(&n, now);
+        h.track_until(&n, now + Duration::from_secs(3600));
+        assert!(h.expired(now + Duration::from_secs(3599)).is_empty());
+        assert_eq!(h.expired(now + Duration::from_secs(3600)), vec![n]);
     }
 }

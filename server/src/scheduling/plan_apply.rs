@@ -169,9 +169,16 @@ pub fn check_plan(state: &StateSnapshot, overlay: &Overlay, plan: &Plan, now: i6
             .flatten()
             .map(|a| {
                 // The state shares one job per version; the command
-                // carries it once.
+                // carries it once. An allocation placed with an older
+                // version (while canaries wait) keeps its own.
                 let mut a = a.clone();
-                a.job = None;
+                let older = match (&a.job, &plan.job) {
+                    (Some(own), Some(planned)) => own.version != planned.version,
+                    _ => false,
+                };
+                if !older {
+                    a.job = None;
+                }
                 a
             })
             .collect(),
@@ -430,6 +437,32 @@ mod tests {
             Some(Command::ApplyPlanResult { allocs, .. }) => allocs.len(),
             _ => 0,
         }
+    }
+
+    #[test]
+    fn an_allocation_of_an_older_job_version_keeps_its_job() {
+        let node = mock::node(1);
+        let s = state(std::slice::from_ref(&node), &[], 7);
+        let mut new_job = mock::service_job("web", 1, 100, 256);
+        new_job.version = Some(3);
+        let mut old_job = new_job.clone();
+        old_job.version = Some(2);
+        let mut current = alloc(1, &node, 100);
+        current.job = Some(Arc::new(new_job.clone()));
+        let mut older = alloc(2, &node, 100);
+        older.job = Some(Arc::new(old_job));
+        let mut p = plan(vec![current, older], vec![]);
+        p.job = Some(Arc::new(new_job));
+        let c = check_plan(&s, &Overlay::new(), &p, 0);
+        let Some(Command::ApplyPlanResult { allocs, .. }) = &c.command else {
+            panic!("the plan commits");
+        };
+        let version = |id: u128| {
+            let a = allocs.iter().find(|a| a.id == AllocId::from_u128(id));
+            a.map(|a| a.job.as_ref().map(|j| j.version))
+        };
+        assert_eq!(version(1), Some(None), "the plan's job travels once");
+        assert_eq!(version(2), Some(Some(Some(2))));
     }
 
     #[test]

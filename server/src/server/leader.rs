@@ -1,15 +1,15 @@
 //! The server's background duties: following leadership, keeping the
 //! transport's address book in step with the replicated one, and (on the
-//! leader) declaring nodes down when their heartbeats stop.
+//! leader) declaring nodes disconnected or down when their heartbeats stop.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sched_core::model::NodeStatus;
+use sched_core::model::{NodeId, NodeStatus};
 use tokio::sync::watch;
 
 use crate::fsm::Command;
-use crate::heartbeat::node_evals;
+use crate::heartbeat::{Expiry, node_evals, on_expiry};
 use crate::raft::{Role, Transport};
 use crate::state::Table;
 
@@ -98,8 +98,8 @@ pub(super) async fn sync_peers(shared: Arc<Shared>, mut shutdown: watch::Receive
     }
 }
 
-/// On the leader: marks nodes whose heartbeat deadline passed as down,
-/// with the evaluations that replace their work.
+/// On the leader: marks nodes whose heartbeat deadline passed as
+/// disconnected or down, with the evaluations that replace their work.
 pub(super) async fn expire_heartbeats(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut leader = shared.leader.clone();
     loop {
@@ -127,33 +127,57 @@ pub(super) async fn expire_heartbeats(shared: Arc<Shared>, mut shutdown: watch::
             .unwrap_or_else(|p| p.into_inner())
             .expired(Instant::now());
         for node_id in expired {
-            let snapshot = shared.reader.snapshot();
-            let Some(node) = snapshot.node(&node_id) else {
-                continue;
-            };
-            if node.status == NodeStatus::Down {
-                continue;
-            }
-            let now_ns = unix_nanos();
-            let evals = node_evals(&snapshot, &node_id, now_ns);
-            tracing::warn!(node_id = %node_id.0, evals = evals.len(), "node missed its heartbeat; marking it down");
-            let cmd = Command::NodeStatusUpdate {
-                node_id: node_id.clone(),
-                status: NodeStatus::Down,
-                evals,
-                now: now_ns,
-            };
-            if let Err(err) = writer::apply(&shared, cmd).await {
-                tracing::warn!(node_id = %node_id.0, error = %err, "marking the node down failed; retrying at the next beat deadline");
-                // Track it again so the next round retries.
-                shared
-                    .heartbeats
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .beat(&node_id, Instant::now());
-            }
+            expire_node(&shared, node_id).await;
         }
     }
+}
+
+/// Turns one expired node into its next status: disconnected (its
+/// disconnect-tolerant allocations wait for it, the rest are replaced),
+/// down, or another wait while its disconnect window runs.
+async fn expire_node(shared: &Arc<Shared>, node_id: NodeId) {
+    let snapshot = shared.reader.snapshot();
+    let now_ns = unix_nanos();
+    let status = match on_expiry(&snapshot, &node_id, now_ns) {
+        Expiry::Nothing => return,
+        Expiry::Wait(left) => {
+            track_until(shared, &node_id, Instant::now() + left);
+            return;
+        }
+        Expiry::Disconnect(window) => {
+            tracing::warn!(node_id = %node_id.0, window_ms = window.as_millis() as u64, "node missed its heartbeat; marking it disconnected");
+            track_until(shared, &node_id, Instant::now() + window);
+            NodeStatus::Disconnected
+        }
+        Expiry::Down => {
+            tracing::warn!(node_id = %node_id.0, "node missed its heartbeat; marking it down");
+            NodeStatus::Down
+        }
+    };
+    let evals = node_evals(&snapshot, &node_id, now_ns);
+    let cmd = Command::NodeStatusUpdate {
+        node_id: node_id.clone(),
+        status,
+        evals,
+        now: now_ns,
+    };
+    if let Err(err) = writer::apply(shared, cmd).await {
+        tracing::warn!(node_id = %node_id.0, error = %err, "changing the node's status failed; retrying at the next beat deadline");
+        // Track it again so the next round retries.
+        shared
+            .heartbeats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .beat(&node_id, Instant::now());
+    }
+}
+
+fn track_until(shared: &Shared, node_id: &NodeId, deadline: Instant) {
+    shared
+        .heartbeats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .track_until(node_id, deadline);
 }
 
 /// Unix nanoseconds now (the server's clock for the commands it writes).

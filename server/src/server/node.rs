@@ -160,27 +160,33 @@ impl NodeHandler for Handler {
         let server = self.server()?;
         let snapshot = server.state().snapshot();
         let now = unix_nanos();
-        // A failed allocation is replaced by the job's reschedule policy:
-        // one evaluation per job with a newly failed allocation.
+        // A failed allocation is replaced by the job's reschedule policy,
+        // and one reported again after its node was disconnected is
+        // reconciled with its replacement: one evaluation per job.
         let mut jobs = BTreeSet::new();
         let mut evals = Vec::new();
         for u in &updates {
-            if u.client_status != ClientStatus::Failed {
-                continue;
-            }
             let Some(alloc) = snapshot.alloc(&u.alloc_id) else {
                 continue;
             };
-            if alloc.client_status == ClientStatus::Failed {
+            let why = if alloc.client_status == ClientStatus::Unknown
+                && u.client_status != ClientStatus::Unknown
+            {
+                trigger::RECONNECT
+            } else if u.client_status == ClientStatus::Failed
+                && alloc.client_status != ClientStatus::Failed
+            {
+                trigger::ALLOC_FAILURE
+            } else {
                 continue;
-            }
+            };
             let Some(job) = snapshot.job(&alloc.namespace, &alloc.job_id) else {
                 continue;
             };
             if !jobs.insert((alloc.namespace.clone(), alloc.job_id.clone())) {
                 continue;
             }
-            evals.push(new_eval(&job, trigger::ALLOC_FAILURE, now));
+            evals.push(new_eval(&job, why, now));
         }
         let resp = server
             .apply(Command::AllocClientUpdate {
