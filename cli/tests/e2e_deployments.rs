@@ -15,7 +15,9 @@ use support::poll::until;
 const WAIT: Duration = Duration::from_secs(120);
 
 /// A raw_exec service of two instances rolled out one at a time, whose task
-/// runs `script`; `canary` canaries wait for promotion.
+/// runs `script`; `canary` canaries wait for promotion. `min_healthy_time`
+/// stays above the client's first look at a started task (one second), so
+/// a task that exits at once is seen dead before it could count as healthy.
 fn write_job(dir: &Path, name: &str, script: &str, canary: u32) -> String {
     let path = dir.join(format!("{name}-{}.nomad.hcl", script.len()));
     let hcl = format!(
@@ -26,7 +28,7 @@ fn write_job(dir: &Path, name: &str, script: &str, canary: u32) -> String {
   update {{
     max_parallel      = 1
     canary            = {canary}
-    min_healthy_time  = "1s"
+    min_healthy_time  = "3s"
     healthy_deadline  = "30s"
     progress_deadline = "1m"
     auto_revert       = true
@@ -38,11 +40,6 @@ fn write_job(dir: &Path, name: &str, script: &str, canary: u32) -> String {
     restart {{
       attempts = 0
       mode     = "fail"
-    }}
-
-    reschedule {{
-      attempts  = 0
-      unlimited = false
     }}
 
     task "web" {{
