@@ -119,3 +119,54 @@ fn deployments_are_listed_and_read_by_prefix() {
         assert!(e.is_not_found(), "{e}");
     });
 }
+
+#[test]
+fn deployments_are_promoted_paused_resumed_and_failed() {
+    run(async {
+        let (c, backend, _stop) = start().await;
+        let d = deployed(&c, &backend, 1).await;
+        let id = d.id.to_string();
+        let none = QueryOptions::default();
+
+        let (allocs, _) = c.deployment_allocations(&id, &none).await.unwrap();
+        assert_eq!(allocs.len(), 1);
+        let canary = allocs[0].id.clone();
+        let (of_job, _) = c.job_deployments("web", &none).await.unwrap();
+        assert_eq!(of_job[0].id, d.id);
+        let (latest, _) = c.job_latest_deployment("web", &none).await.unwrap();
+        assert_eq!(latest.unwrap().id, d.id);
+
+        // An unhealthy canary cannot be promoted; the refusal changes nothing.
+        let e = c.promote_deployment(&id, &[]).await.unwrap_err();
+        assert!(matches!(e.status(), Some(400..=499)), "{e}");
+        let (same, _) = c.deployment(&id, &none).await.unwrap();
+        assert!(!same.task_groups["web"].promoted);
+
+        c.deployment_allocation_health(&id, std::slice::from_ref(&canary), &[])
+            .await
+            .unwrap();
+        let (a, _) = c.allocation(&canary, &none).await.unwrap();
+        assert_eq!(a.deployment_status.unwrap().healthy, Some(true));
+        c.promote_deployment(&id, &["web".to_string()])
+            .await
+            .unwrap();
+        let (promoted, _) = c.deployment(&id, &none).await.unwrap();
+        assert!(promoted.task_groups["web"].promoted, "{promoted:?}");
+
+        c.pause_deployment(&id, true).await.unwrap();
+        let (paused, _) = c.deployment(&id, &none).await.unwrap();
+        assert_eq!(paused.status, DeploymentStatus::Paused);
+        c.pause_deployment(&id, false).await.unwrap();
+        let (resumed, _) = c.deployment(&id, &none).await.unwrap();
+        assert_eq!(resumed.status, DeploymentStatus::Running);
+
+        c.fail_deployment(&id).await.unwrap();
+        let (failed, _) = c.deployment(&id, &none).await.unwrap();
+        assert_eq!(failed.status, DeploymentStatus::Failed);
+        // A terminal deployment cannot be failed again.
+        let e = c.fail_deployment(&id).await.unwrap_err();
+        assert!(matches!(e.status(), Some(400..=499)), "{e}");
+        let e = c.fail_deployment("ffffffff").await.unwrap_err();
+        assert!(matches!(e.status(), Some(400..=499)), "{e}");
+    });
+}
