@@ -1,6 +1,6 @@
 //! The evaluations the server creates, built as Nomad builds them: for user
 //! requests (the HTTP API), node changes (heartbeats, registration), failed
-//! allocations and periodic launches. One constructor, so every evaluation
+//! allocations, periodic launches and deployments. One constructor, so every evaluation
 //! gets a fresh ID and trace ID the same way.
 
 use sched_core::model::{EvalId, EvalStatus, Evaluation, Job};
@@ -27,6 +27,9 @@ pub mod trigger {
     pub const ALLOC_FAILURE: &str = "alloc-failure";
     /// `reconnect`: a disconnected client reported its allocations again.
     pub const RECONNECT: &str = "reconnect";
+    /// `deployment-watcher`: a deployment progressed, was promoted or
+    /// failed.
+    pub const DEPLOYMENT_WATCHER: &str = "deployment-watcher";
 }
 
 /// A pending evaluation of `job` with a fresh ID and trace id, stamped with

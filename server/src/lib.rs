@@ -3,7 +3,8 @@
 //! Owns the Raft node and its sled storage ([`raft`]), the one state machine
 //! that writes the replicated state ([`fsm`]) and the state store readers get
 //! snapshots of ([`state`]), the leader's scheduling machinery — eval broker,
-//! workers, plan applier, periodic launcher ([`scheduling`]) — and node
+//! workers, plan applier, periodic launcher, deployment watcher
+//! ([`scheduling`]) — and node
 //! liveness ([`heartbeat`]), the evaluations the server creates ([`evals`]),
 //! the HTTP API ([`http`]), gRPC between servers and from nodes ([`rpc`]),
 //! and the assembly that starts them all ([`server`]). It does not decide

@@ -130,11 +130,26 @@ async fn a_job_submitted_over_http_is_placed_on_a_registered_node() {
         index = meta.last_index;
     };
     assert!(allocs.iter().all(|a| a.node_id == mock::node(1).id.0));
-    let (eval, _) = api
-        .evaluation(&resp.eval_id, &QueryOptions::default())
-        .await
-        .expect("eval");
-    assert_eq!(eval.status, sched_core::model::EvalStatus::Complete);
+    // The worker marks its evaluation complete after the plan commits.
+    let mut index = 0;
+    loop {
+        let (eval, meta) = api
+            .evaluation(
+                &resp.eval_id,
+                &QueryOptions::blocking(index, Duration::from_secs(5)),
+            )
+            .await
+            .expect("eval");
+        if eval.status == sched_core::model::EvalStatus::Complete {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "eval still {:?}",
+            eval.status
+        );
+        index = meta.last_index;
+    }
     agent.stop().await;
 }
 

@@ -68,6 +68,59 @@ pub enum ApplyError {
     /// A draining node cannot be made eligible.
     #[error("node {0} is draining: end the drain to make it eligible")]
     NodeDraining(String),
+    /// The deployment does not exist.
+    #[error("deployment {0} not found")]
+    DeploymentNotFound(String),
+    /// The deployment is no longer active, so it cannot change.
+    #[error("can't {action} terminal deployment {id} (status {status})")]
+    DeploymentTerminal {
+        /// What was asked.
+        action: &'static str,
+        /// The deployment.
+        id: String,
+        /// Its status.
+        status: String,
+    },
+    /// Only a running deployment can be promoted.
+    #[error("can't promote deployment {id}: it is {status}, not running")]
+    DeploymentNotRunning {
+        /// The deployment.
+        id: String,
+        /// Its status.
+        status: String,
+    },
+    /// A named group is not part of the deployment.
+    #[error("deployment {id} has no task group {group:?}")]
+    DeploymentGroupNotFound {
+        /// The deployment.
+        id: String,
+        /// The group.
+        group: String,
+    },
+    /// Nothing to promote.
+    #[error("deployment {0} has no canaries to promote")]
+    NoCanaries(String),
+    /// A group's canaries are not all placed and healthy.
+    #[error("task group {group:?} has {healthy}/{desired} healthy canaries: promotion needs all")]
+    CanariesUnhealthy {
+        /// The group.
+        group: String,
+        /// Healthy canaries.
+        healthy: i64,
+        /// Canaries wanted.
+        desired: i64,
+    },
+    /// Allocations named for a deployment do not belong to it.
+    #[error("allocations not part of deployment {id}: {}", .allocs.join(", "))]
+    AllocsNotInDeployment {
+        /// The deployment.
+        id: String,
+        /// The allocations.
+        allocs: Vec<String>,
+    },
+    /// An allocation is named both healthy and unhealthy.
+    #[error("allocation {0} is named both healthy and unhealthy")]
+    AllocHealthConflict(String),
     /// Compare-and-set failed.
     #[error("variable {namespace}/{path}: compare-and-set index {cas} does not match {current}")]
     CasConflict {
@@ -142,31 +195,7 @@ pub(crate) fn apply(txn: &mut Txn, cmd: Command) -> Result<Applied, ApplyError> 
             job_id,
             version,
             stable,
-        } => {
-            let key = (namespace.clone(), job_id.clone());
-            let Some(v) = txn.state.job_version(&namespace, &job_id, version) else {
-                return Err(ApplyError::JobVersionNotFound {
-                    namespace,
-                    job_id,
-                    version,
-                });
-            };
-            let mut updated = (*v).clone();
-            updated.stable = Some(stable);
-            updated.modify_index = Some(txn.index);
-            let updated = Arc::new(updated);
-            txn.put_job_version(updated.clone());
-            if let Some(cur) = txn.state.jobs.get(&key).cloned()
-                && cur.version == Some(version)
-            {
-                let mut c = (*cur).clone();
-                c.stable = Some(stable);
-                c.modify_index = Some(txn.index);
-                let c = Arc::new(c);
-                txn.put_job(c.clone());
-                out.events.push(StateEventKind::Job(c));
-            }
-        }
+        } => set_stability(txn, namespace, job_id, version, stable, &mut out)?,
         Command::EvalUpsert { evals } => upsert_evals(txn, evals, &mut out, &mut jobs_touched),
         Command::EvalDelete { evals, allocs } => {
             for id in &evals {
@@ -413,6 +442,77 @@ pub(crate) fn apply(txn: &mut Txn, cmd: Command) -> Result<Applied, ApplyError> 
                 txn.remove_server(raft_id);
             }
         }
+        Command::DeploymentStatusUpdate {
+            update,
+            job,
+            eval,
+            now,
+        } => super::deployments::status_update(
+            txn,
+            update,
+            job.map(|j| *j),
+            eval,
+            now,
+            &mut out,
+            &mut jobs_touched,
+        )?,
+        Command::DeploymentPromote {
+            deployment_id,
+            groups,
+            eval,
+            now,
+        } => super::deployments::promote(
+            txn,
+            &deployment_id,
+            groups,
+            eval,
+            now,
+            &mut out,
+            &mut jobs_touched,
+        )?,
+        Command::DeploymentAllocHealth {
+            deployment_id,
+            healthy,
+            unhealthy,
+            update,
+            job,
+            eval,
+            now,
+        } => super::deployments::alloc_health(
+            txn,
+            &deployment_id,
+            (healthy, unhealthy),
+            update.map(|u| (u, job.map(|j| *j))),
+            eval,
+            now,
+            &mut out,
+            &mut jobs_touched,
+        )?,
+        Command::DeploymentPause {
+            deployment_id,
+            pause,
+            eval,
+            now: _,
+        } => super::deployments::pause(
+            txn,
+            &deployment_id,
+            pause,
+            eval,
+            &mut out,
+            &mut jobs_touched,
+        )?,
+        Command::DeploymentProgress {
+            deployment_id,
+            require_progress_by,
+            eval,
+        } => super::deployments::progress(
+            txn,
+            &deployment_id,
+            require_progress_by,
+            eval,
+            &mut out,
+            &mut jobs_touched,
+        )?,
         Command::Noop => {}
         // Replaces the whole state rather than changing it, so the FSM
         // applies it itself before reaching here (see `Fsm::apply_restore`).
@@ -424,9 +524,45 @@ pub(crate) fn apply(txn: &mut Txn, cmd: Command) -> Result<Applied, ApplyError> 
     Ok(out)
 }
 
+/// Marks one kept version of a job stable or not, and the current job too
+/// when it is that version.
+pub(super) fn set_stability(
+    txn: &mut Txn,
+    namespace: String,
+    job_id: String,
+    version: u64,
+    stable: bool,
+    out: &mut Applied,
+) -> Result<(), ApplyError> {
+    let key = (namespace.clone(), job_id.clone());
+    let Some(v) = txn.state.job_version(&namespace, &job_id, version) else {
+        return Err(ApplyError::JobVersionNotFound {
+            namespace,
+            job_id,
+            version,
+        });
+    };
+    let mut updated = (*v).clone();
+    updated.stable = Some(stable);
+    updated.modify_index = Some(txn.index);
+    let updated = Arc::new(updated);
+    txn.put_job_version(updated.clone());
+    if let Some(cur) = txn.state.jobs.get(&key).cloned()
+        && cur.version == Some(version)
+    {
+        let mut c = (*cur).clone();
+        c.stable = Some(stable);
+        c.modify_index = Some(txn.index);
+        let c = Arc::new(c);
+        txn.put_job(c.clone());
+        out.events.push(StateEventKind::Job(c));
+    }
+    Ok(())
+}
+
 /// Whether two jobs differ in what users specify (server-set fields
 /// ignored), as Nomad's `SpecChanged`.
-fn spec_changed(old: &Job, new: &Job) -> bool {
+pub fn spec_changed(old: &Job, new: &Job) -> bool {
     fn spec(j: &Job) -> Job {
         Job {
             status: None,
@@ -447,7 +583,7 @@ fn spec_changed(old: &Job, new: &Job) -> bool {
 
 /// Writes a job: a new version when its spec changed (or it is new),
 /// nothing when it did not. Returns the current job and its version.
-fn register_job(
+pub(super) fn register_job(
     txn: &mut Txn,
     mut job: Job,
     submission: Option<sched_core::model::Submission>,
@@ -584,7 +720,7 @@ fn refresh_job_status(txn: &mut Txn, key: &NsKey, out: &mut Applied) {
     out.events.push(StateEventKind::Job(j));
 }
 
-fn upsert_evals(
+pub(super) fn upsert_evals(
     txn: &mut Txn,
     evals: Vec<Evaluation>,
     out: &mut Applied,
@@ -725,7 +861,7 @@ fn client_update(
 
 /// Keeps a deployment's placed, healthy and unhealthy counts in step with
 /// one allocation's change (Nomad's `updateDeploymentWithAlloc`).
-fn account_deployment(
+pub(super) fn account_deployment(
     txn: &mut Txn,
     old: Option<&Allocation>,
     new: &Allocation,

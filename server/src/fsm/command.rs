@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use sched_core::model::{
-    AllocId, Allocation, ClientStatus, Deployment, DeploymentStatusUpdate, DrainStrategy, EvalId,
-    Evaluation, Job, Node, NodeId, NodeSchedulingEligibility, NodeStatus, Submission, TaskState,
-    Variable,
+    AllocId, Allocation, ClientStatus, Deployment, DeploymentId, DeploymentStatusUpdate,
+    DrainStrategy, EvalId, Evaluation, Job, Node, NodeId, NodeSchedulingEligibility, NodeStatus,
+    Submission, TaskState, Variable,
 };
 
 /// One change to the replicated state. Everything that varies between
@@ -181,6 +181,76 @@ pub enum Command {
     ServerRemove {
         /// Its Raft ID.
         raft_id: u64,
+    },
+    /// Changes an active deployment's status (the deployment watcher failing
+    /// or completing it, an operator failing it), together with the job
+    /// version an auto-revert registers and the evaluation that follows, so
+    /// a failure and its rollback commit as one. A successful deployment
+    /// marks its job version stable. Refused for an unknown or terminal
+    /// deployment.
+    DeploymentStatusUpdate {
+        /// The new status and its description.
+        update: DeploymentStatusUpdate,
+        /// A job to register as a new version (the auto-revert target).
+        job: Option<Box<Job>>,
+        /// The evaluation to create.
+        eval: Option<Evaluation>,
+        /// Unix nanoseconds of the change.
+        now: i64,
+    },
+    /// Promotes a running deployment's canaries: every canary group, or the
+    /// named ones. Refused unless each promoted group's canaries are all
+    /// placed and healthy.
+    DeploymentPromote {
+        /// The deployment.
+        deployment_id: DeploymentId,
+        /// Groups to promote; `None` promotes every group with canaries.
+        groups: Option<Vec<String>>,
+        /// The evaluation that rolls out the rest.
+        eval: Option<Evaluation>,
+        /// Unix nanoseconds of the change.
+        now: i64,
+    },
+    /// Sets the deployment health of allocations by hand (Nomad's
+    /// allocation-health endpoint), optionally failing the deployment (and
+    /// reverting its job) in the same step.
+    DeploymentAllocHealth {
+        /// The deployment the allocations belong to.
+        deployment_id: DeploymentId,
+        /// Allocations to mark healthy.
+        healthy: Vec<AllocId>,
+        /// Allocations to mark unhealthy.
+        unhealthy: Vec<AllocId>,
+        /// A status change to make with it (failing on unhealthy ones).
+        update: Option<DeploymentStatusUpdate>,
+        /// A job to register as a new version (the auto-revert target).
+        job: Option<Box<Job>>,
+        /// The evaluation to create.
+        eval: Option<Evaluation>,
+        /// Unix nanoseconds of the change.
+        now: i64,
+    },
+    /// Pauses a deployment or resumes a paused one.
+    DeploymentPause {
+        /// The deployment.
+        deployment_id: DeploymentId,
+        /// Pause (`true`) or resume (`false`).
+        pause: bool,
+        /// The evaluation a resume creates.
+        eval: Option<Evaluation>,
+        /// Unix nanoseconds of the change.
+        now: i64,
+    },
+    /// Moves groups' progress deadlines (the watcher saw new healthy
+    /// allocations, or starts the clock) with the evaluation that lets the
+    /// scheduler continue the rollout.
+    DeploymentProgress {
+        /// The deployment.
+        deployment_id: DeploymentId,
+        /// New RFC 3339 `RequireProgressBy` per group.
+        require_progress_by: BTreeMap<String, String>,
+        /// The evaluation to create.
+        eval: Option<Evaluation>,
     },
     /// Changes nothing: a new leader commits one to learn its commit index.
     Noop,

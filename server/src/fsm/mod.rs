@@ -11,9 +11,13 @@
 
 mod apply;
 mod command;
+mod deployments;
 
-pub use apply::{ApplyError, JOB_TRACKED_VERSIONS};
+pub use apply::{ApplyError, JOB_TRACKED_VERSIONS, spec_changed};
 pub use command::{AllocClientUpdate, AllocStop, Command, CommandResponse, ServerEntry};
+#[cfg(any(test, feature = "testing"))]
+pub use deployments::fixture as deployment_fixture;
+pub(crate) use deployments::rfc3339;
 
 use crate::raft::StateMachine;
 use crate::state::{

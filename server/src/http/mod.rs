@@ -12,6 +12,7 @@
 mod backend;
 mod client_fs;
 mod cluster;
+mod deployments;
 mod error;
 mod evals;
 mod jobs;
@@ -133,6 +134,7 @@ pub fn router(backend: Arc<dyn Backend>, limits: HttpLimits) -> Router {
     let routes = Router::new()
         .merge(jobs::routes())
         .merge(objects::routes())
+        .merge(deployments::routes())
         .merge(cluster::routes())
         .merge(vars::routes())
         .merge(operator_snapshot::routes(limits.max_snapshot_bytes))

@@ -1,6 +1,6 @@
-//! Allocations, evaluations, deployments and nodes: reads with short-ID
-//! prefix lookups, and the operator's writes on them (alloc stop, node drain
-//! and eligibility).
+//! Allocations, evaluations and nodes: reads with short-ID prefix lookups,
+//! and the operator's writes on them (alloc stop, node drain and
+//! eligibility). Deployments are in [`super::deployments`].
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use sched_core::model::{
-    AllocId, DeploymentId, DrainStrategy, EvalId, Evaluation, NodeId, NodeSchedulingEligibility,
+    AllocId, DrainStrategy, EvalId, Evaluation, NodeId, NodeSchedulingEligibility,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -27,7 +27,6 @@ use crate::state::{StateSnapshot, Table};
 
 const ALLOCS: &[Table] = &[Table::Allocs];
 const EVALS: &[Table] = &[Table::Evals];
-const DEPLOYMENTS: &[Table] = &[Table::Deployments];
 const NODES: &[Table] = &[Table::Nodes];
 
 pub(crate) fn routes() -> Router<Ctx> {
@@ -38,8 +37,6 @@ pub(crate) fn routes() -> Router<Ctx> {
         .route("/v1/evaluations", get(list_evals))
         .route("/v1/evaluation/{id}", get(get_eval))
         .route("/v1/evaluation/{id}/allocations", get(eval_allocs))
-        .route("/v1/deployments", get(list_deployments))
-        .route("/v1/deployment/{id}", get(get_deployment))
         .route("/v1/nodes", get(list_nodes))
         .route("/v1/node/{id}", get(get_node))
         .route("/v1/node/{id}/allocations", get(node_allocs))
@@ -52,7 +49,7 @@ pub(crate) fn routes() -> Router<Ctx> {
 
 /// Finds one object by full ID, else by unique prefix; an ambiguous prefix
 /// is the user's to narrow, so the error names the candidates.
-fn by_id_or_prefix<T>(
+pub(super) fn by_id_or_prefix<T>(
     kind: &str,
     id: &str,
     exact: Option<Arc<T>>,
@@ -79,7 +76,7 @@ fn by_id_or_prefix<T>(
     }
 }
 
-fn in_namespace(q: &QueryParams, ns: &str) -> bool {
+pub(super) fn in_namespace(q: &QueryParams, ns: &str) -> bool {
     q.namespace == "*" || q.namespace == ns
 }
 
@@ -221,45 +218,6 @@ async fn eval_allocs(
         ctx.backend.as_ref(),
         tables_index(&snap, ALLOCS),
         &stubs,
-    ))
-}
-
-async fn list_deployments(
-    State(ctx): State<Ctx>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(&ctx, &q, DEPLOYMENTS).await?;
-    let ds: Vec<_> = snap
-        .deployments(&q.prefix)
-        .into_iter()
-        .filter(|d| in_namespace(&q, &d.namespace))
-        .collect();
-    Ok(json_with_meta(
-        ctx.backend.as_ref(),
-        tables_index(&snap, DEPLOYMENTS),
-        &ds,
-    ))
-}
-
-async fn get_deployment(
-    State(ctx): State<Ctx>,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let q = QueryParams::parse(raw.as_deref())?;
-    let snap = snapshot_for(&ctx, &q, DEPLOYMENTS).await?;
-    let d = by_id_or_prefix(
-        "deployment",
-        &id,
-        snap.deployment(&DeploymentId(id.clone())),
-        || snap.deployments(&id),
-        |d| d.id.0.clone(),
-    )?;
-    Ok(json_with_meta(
-        ctx.backend.as_ref(),
-        tables_index(&snap, DEPLOYMENTS),
-        &d,
     ))
 }
 

@@ -9,7 +9,8 @@
 //! plans, and [`plan_apply`] re-checks each node against the latest state
 //! before committing. [`blocked::BlockedEvals`] parks evals that could not be
 //! placed until capacity changes, and [`leader`] feeds both from the state's
-//! events while this server leads.
+//! events while this server leads. [`deployment_watcher`] moves rollouts
+//! along (fails, reverts, promotes, completes them) on the leader.
 //!
 //! It does not decide placements (that is `sched-scheduler`), write the state
 //! (everything goes through [`Cluster::apply`], which the server assembly
@@ -19,6 +20,7 @@
 pub mod blocked;
 pub mod broker;
 pub mod capacity;
+pub mod deployment_watcher;
 pub mod leader;
 pub mod local_cluster;
 pub mod periodic;
@@ -137,6 +139,7 @@ impl Scheduling {
             leader.clone(),
             shutdown.clone(),
         )));
+        let leader_for_watcher = leader.clone();
         tasks.push(tokio::spawn(leader::run_leader(
             cluster.clone(),
             broker.clone(),
@@ -160,6 +163,11 @@ impl Scheduling {
                 shutdown.clone(),
             )));
         }
+        tasks.push(tokio::spawn(deployment_watcher::run_deployment_watcher(
+            cluster.clone(),
+            leader_for_watcher,
+            shutdown.clone(),
+        )));
         Scheduling {
             broker,
             blocked,
