@@ -311,6 +311,27 @@ impl Client {
         Ok((versions, meta))
     }
 
+    /// `GET /v1/job/:id/deployments`, newest first.
+    pub async fn job_deployments(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> Result<(Vec<Deployment>, QueryMeta), Error> {
+        self.query(&format!("/v1/job/{}/deployments", seg(id)), q)
+            .await
+    }
+
+    /// `GET /v1/job/:id/deployment`: the newest deployment, `None` when the
+    /// job never had one.
+    pub async fn job_latest_deployment(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> Result<(Option<Deployment>, QueryMeta), Error> {
+        self.query(&format!("/v1/job/{}/deployment", seg(id)), q)
+            .await
+    }
+
     /// `GET /v1/job/:id/summary`.
     pub async fn job_summary(
         &self,
@@ -471,6 +492,94 @@ impl Client {
         q: &QueryOptions,
     ) -> Result<(Vec<Deployment>, QueryMeta), Error> {
         self.query("/v1/deployments", q).await
+    }
+
+    /// `GET /v1/deployment/:id` (a unique prefix works too).
+    pub async fn deployment(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> Result<(Deployment, QueryMeta), Error> {
+        self.query(&format!("/v1/deployment/{}", seg(id)), q).await
+    }
+
+    /// `GET /v1/deployment/allocations/:id`: the allocations it placed.
+    pub async fn deployment_allocations(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> Result<(Vec<AllocListStub>, QueryMeta), Error> {
+        self.query(&format!("/v1/deployment/allocations/{}", seg(id)), q)
+            .await
+    }
+
+    /// `PUT /v1/deployment/promote/:id`: promotes the canaries of every
+    /// group (`groups` empty) or of the named groups.
+    pub async fn promote_deployment(
+        &self,
+        id: &str,
+        groups: &[String],
+    ) -> Result<DeploymentUpdateResponse, Error> {
+        let body = json!({"DeploymentID": id, "All": groups.is_empty(), "Groups": groups});
+        self.write(
+            Method::PUT,
+            &format!("/v1/deployment/promote/{}", seg(id)),
+            &[],
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `PUT /v1/deployment/fail/:id`: marks it failed (reverting the job
+    /// when its groups auto-revert).
+    pub async fn fail_deployment(&self, id: &str) -> Result<DeploymentUpdateResponse, Error> {
+        let body = json!({"DeploymentID": id});
+        self.write(
+            Method::PUT,
+            &format!("/v1/deployment/fail/{}", seg(id)),
+            &[],
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `PUT /v1/deployment/pause/:id`: pauses it, or resumes it with
+    /// `pause = false`.
+    pub async fn pause_deployment(
+        &self,
+        id: &str,
+        pause: bool,
+    ) -> Result<DeploymentUpdateResponse, Error> {
+        let body = json!({"DeploymentID": id, "Pause": pause});
+        self.write(
+            Method::PUT,
+            &format!("/v1/deployment/pause/{}", seg(id)),
+            &[],
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `PUT /v1/deployment/allocation-health/:id`: sets the health of
+    /// allocations by hand (for `health_check = "manual"`).
+    pub async fn deployment_allocation_health(
+        &self,
+        id: &str,
+        healthy: &[String],
+        unhealthy: &[String],
+    ) -> Result<DeploymentUpdateResponse, Error> {
+        let body = json!({
+            "DeploymentID": id,
+            "HealthyAllocationIDs": healthy,
+            "UnhealthyAllocationIDs": unhealthy,
+        });
+        self.write(
+            Method::PUT,
+            &format!("/v1/deployment/allocation-health/{}", seg(id)),
+            &[],
+            Some(&body),
+        )
+        .await
     }
 
     // ---- nodes ----

@@ -173,6 +173,25 @@ pub struct EvalResponse {
     pub index: u64,
 }
 
+/// The answer to a deployment write (promote, fail, pause, allocation
+/// health).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeploymentUpdateResponse {
+    /// The evaluation created (empty when none was needed).
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    /// Its index.
+    pub eval_create_index: u64,
+    /// The deployment's new modify index.
+    pub deployment_modify_index: u64,
+    /// The job version reverted to, when failing it reverted the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverted_job_version: Option<u64>,
+    /// The write's index.
+    pub index: u64,
+}
+
 /// The answer to a dispatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

@@ -47,6 +47,9 @@ pub enum Command {
     /// Work with evaluations.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Work with deployments: list, status, promote, fail, pause, resume.
+    #[command(subcommand)]
+    Deployment(crate::commands::deployment::DeploymentCommand),
     /// Work with client nodes.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -89,8 +92,8 @@ pub enum JobCommand {
     Revert(job::RevertArgs),
     /// Dispatch a parameterized job.
     Dispatch(job::DispatchArgs),
-    /// Promote canaries.
-    Promote(Later),
+    /// Promote the canaries of the job's latest deployment.
+    Promote(crate::commands::deployment::JobPromoteArgs),
     /// Periodic job commands.
     #[command(subcommand)]
     Periodic(job::PeriodicCommand),

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sched_core::model::{AllocId, Allocation, ClientStatus, Node, NodeId, TaskState};
+use sched_core::model::{
+    AllocDeploymentStatus, AllocId, Allocation, ClientStatus, Node, NodeId, TaskState,
+};
 
 /// The servers' answer to a registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +36,8 @@ pub struct AllocUpdate {
     pub client_description: String,
     /// Every task's state, with its events.
     pub task_states: BTreeMap<String, TaskState>,
+    /// The deployment health the client judged, once it has.
+    pub deployment_status: Option<AllocDeploymentStatus>,
 }
 
 /// Why a call to the servers failed. Each case asks for a different reaction

@@ -206,7 +206,7 @@ impl ServerConn for GrpcConn {
                     client_status: u.client_status,
                     client_description: u.client_description,
                     task_states: u.task_states,
-                    healthy: None,
+                    healthy: u.deployment_status.and_then(|d| d.healthy),
                 })
                 .collect();
             self.nodes

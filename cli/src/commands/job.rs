@@ -377,6 +377,14 @@ async fn detail(c: &Client, id: &str, json_out: bool, verbose: bool) -> anyhow::
         s.push_str("\nPlacement Failure\n");
         s.push_str(&failure_text(&e.failed_tg_allocs));
     }
+    // Nomad shows the latest deployment of jobs that can have one.
+    let deployable = job.periodic.is_none()
+        && job.parameterized_job.is_none()
+        && matches!(job.r#type.as_deref(), Some("service") | None);
+    if deployable && let Some(d) = crate::commands::deployment::latest_of_job(c, id).await? {
+        s.push_str("\nLatest Deployment\n");
+        s.push_str(&crate::commands::deployment::latest_block(&d, verbose));
+    }
     s.push_str("\nLatest Evaluations\n");
     s.push_str(&eval_table(&evals, verbose, 3));
     s.push_str("\nAllocations\n");

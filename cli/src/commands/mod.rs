@@ -4,6 +4,7 @@ mod agent;
 pub mod alloc;
 pub mod alloc_logs;
 pub mod config;
+pub mod deployment;
 pub mod eval;
 mod fmt;
 pub mod job;
@@ -39,7 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Job(JobCommand::Scale(args)) => job::scale(&args),
         Command::Job(JobCommand::Allocs(args)) => job::allocs(&args),
         Command::Job(JobCommand::Eval(args)) => job::eval(&args),
-        Command::Job(JobCommand::Promote(_)) => later("job promote"),
+        Command::Job(JobCommand::Promote(args)) => deployment::job_promote(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Version => println_out(&format!("sched v{}", env!("CARGO_PKG_VERSION"))),
         Command::Completion { shell } => {
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alloc(AllocCommand::Stop(args)) => alloc::stop(&args),
         Command::Alloc(AllocCommand::Signal(_)) => later("alloc signal"),
         Command::Alloc(AllocCommand::Restart(_)) => later("alloc restart"),
+        Command::Deployment(cmd) => deployment::run(&cmd),
         Command::Eval(EvalCommand::Status(args)) => eval::status(&args),
         Command::Eval(EvalCommand::List(args)) => eval::list(&args),
         Command::Node(NodeCommand::Status(args)) => node::status(&args),

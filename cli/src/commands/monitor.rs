@@ -1,14 +1,18 @@
 //! Follows an evaluation the way `nomad job run` does: status changes,
 //! allocations created, placement failures with their reasons, then (for
-//! service jobs) the allocations until they run. It only reads the API; it
-//! does not decide anything about the job.
+//! service jobs) the allocations until they run and, when the evaluation
+//! started a deployment, the deployment until it succeeds, fails or waits
+//! for promotion. It only reads the API; it does not decide anything about
+//! the job.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use sched_api::{Client, QueryOptions};
-use sched_core::model::{AllocMetric, EvalStatus, Evaluation};
+use sched_api::{Client, Deployment, QueryOptions};
+use sched_core::model::{AllocMetric, DeploymentStatus, EvalStatus, Evaluation};
+
+use crate::commands::deployment::format_deployment;
 
 use crate::commands::lookup::{api_err, short, wire};
 
@@ -181,10 +185,130 @@ pub async fn monitor(
         short(eval_id),
         wire(&eval.status)
     ));
-    if wait_running && outcome == Outcome::Ok && !seen.is_empty() {
-        outcome = wait_allocs(c, eval_id, deadline).await?;
+    if wait_running && outcome == Outcome::Ok {
+        let deployment = eval_deployment(c, &eval).await?;
+        if !seen.is_empty() {
+            outcome = wait_allocs(c, eval_id, deadline).await?;
+        }
+        // With a deployment, the deployment decides: an allocation that
+        // failed may be replaced, or fail it and revert the job.
+        if let Some(d) = deployment {
+            outcome = monitor_deployment(c, &d, deadline).await?;
+        }
     }
     Ok(outcome)
+}
+
+/// The deployment the evaluation started or belongs to: the one it names,
+/// else the job's latest one when it is newer than the evaluation.
+async fn eval_deployment(c: &Client, eval: &Evaluation) -> anyhow::Result<Option<String>> {
+    if let Some(d) = &eval.deployment_id {
+        return Ok(Some(d.to_string()));
+    }
+    let latest = crate::commands::deployment::latest_of_job(c, &eval.job_id).await?;
+    Ok(latest
+        .filter(|d| d.create_index >= eval.create_index)
+        .map(|d| d.id.to_string()))
+}
+
+/// Whether the deployment waits for an operator to promote its canaries:
+/// some group has all its canaries healthy, is not promoted and does not
+/// promote itself.
+pub fn awaits_promotion(d: &Deployment) -> bool {
+    d.status == DeploymentStatus::Running
+        && d.task_groups.values().any(|g| {
+            g.desired_canaries > 0
+                && !g.promoted
+                && !g.auto_promote
+                && g.healthy_allocs >= g.desired_canaries
+        })
+}
+
+/// The deployment's progress as the monitor shows it, indented under its
+/// heading.
+pub fn progress_text(d: &Deployment) -> String {
+    format_deployment(d, false)
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("    {l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Follows deployment `id` until it succeeds, fails, is cancelled or waits
+/// for promotion, or `deadline` passes. On a terminal the progress is
+/// redrawn in place; elsewhere each change is printed once.
+async fn monitor_deployment(c: &Client, id: &str, deadline: Instant) -> anyhow::Result<Outcome> {
+    say(&format!(
+        "==> {}: Monitoring deployment \"{}\"",
+        stamp(),
+        short(id)
+    ));
+    let live = std::io::stdout().is_terminal();
+    let mut drawn = 0usize;
+    let mut last = String::new();
+    let mut index = 0;
+    loop {
+        let q = QueryOptions::blocking(index, POLL);
+        let (d, meta) = c.deployment(id, &q).await.map_err(api_err)?;
+        index = meta.last_index.max(index);
+        let text = progress_text(&d);
+        if text != last {
+            let mut out = std::io::stdout().lock();
+            if live && drawn > 0 {
+                // Back to the start of the previous drawing, and clear it.
+                let _ = write!(out, "\x1b[{drawn}A\r\x1b[J");
+            }
+            let _ = writeln!(out, "{text}\n");
+            let _ = out.flush();
+            drawn = text.lines().count() + 1;
+            last = text;
+        }
+        match d.status {
+            DeploymentStatus::Successful => {
+                say(&format!("  ✓ Deployment \"{}\" successful", short(id)));
+                return Ok(Outcome::Ok);
+            }
+            DeploymentStatus::Cancelled => {
+                say(&format!(
+                    "  ! Deployment \"{}\" cancelled: {}",
+                    short(id),
+                    d.status_description
+                ));
+                return Ok(Outcome::Ok);
+            }
+            DeploymentStatus::Failed => {
+                say(&format!(
+                    "  ! Deployment \"{}\" failed: {}",
+                    short(id),
+                    d.status_description
+                ));
+                return Ok(Outcome::Failed);
+            }
+            _ if awaits_promotion(&d) => {
+                say(&format!(
+                    "  ! Deployment \"{}\" needs promotion: sched job promote {}",
+                    short(id),
+                    d.job_id
+                ));
+                return Ok(Outcome::Ok);
+            }
+            _ => {}
+        }
+        if Instant::now() >= deadline {
+            say(&format!(
+                "==> {}: Timed out waiting for deployment \"{}\"",
+                stamp(),
+                short(id)
+            ));
+            return Ok(Outcome::Failed);
+        }
+    }
 }
 
 /// Waits until every allocation of the evaluation runs (or has finished),
@@ -261,6 +385,52 @@ fn redraw(statuses: &BTreeMap<String, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deployment(json: &str) -> Deployment {
+        serde_json::from_str(json).expect("canned deployment decodes")
+    }
+
+    #[test]
+    fn progress_is_the_deployment_indented() {
+        let d = deployment(
+            r#"{"ID": "a6e3b5c1-8a2d-4f00-9d3c-1f2e3d4c5b6a", "JobID": "web", "JobVersion": 1,
+                "Status": "running", "StatusDescription": "Deployment is running",
+                "TaskGroups": {"web": {"DesiredTotal": 3, "PlacedAllocs": 2, "HealthyAllocs": 1,
+                "UnhealthyAllocs": 0, "RequireProgressBy": "2026-11-30T19:10:05Z"}}}"#,
+        );
+        assert_eq!(
+            progress_text(&d),
+            "    ID          = a6e3b5c1\n\
+             \x20   Job ID      = web\n\
+             \x20   Job Version = 1\n\
+             \x20   Status      = running\n\
+             \x20   Description = Deployment is running\n\
+             \n\
+             \x20   Deployed\n\
+             \x20   Task Group  Desired  Placed  Healthy  Unhealthy  Progress Deadline\n\
+             \x20   web         3        2       1        0          2026-11-30T19:10:05Z"
+        );
+    }
+
+    #[test]
+    fn healthy_unpromoted_canaries_wait_for_an_operator() {
+        let with = |promoted: bool, auto: bool, healthy: i64, status: &str| {
+            deployment(&format!(
+                r#"{{"ID": "x", "Status": "{status}", "TaskGroups": {{"web": {{
+                    "DesiredCanaries": 1, "DesiredTotal": 3, "Promoted": {promoted},
+                    "AutoPromote": {auto}, "HealthyAllocs": {healthy}}}}}}}"#
+            ))
+        };
+        assert!(awaits_promotion(&with(false, false, 1, "running")));
+        assert!(!awaits_promotion(&with(false, false, 0, "running")));
+        assert!(!awaits_promotion(&with(true, false, 1, "running")));
+        assert!(!awaits_promotion(&with(false, true, 1, "running")));
+        assert!(!awaits_promotion(&with(false, false, 1, "paused")));
+        let plain = deployment(
+            r#"{"ID": "x", "Status": "running", "TaskGroups": {"web": {"DesiredTotal": 3}}}"#,
+        );
+        assert!(!awaits_promotion(&plain));
+    }
 
     #[test]
     fn placement_failures_say_why() {

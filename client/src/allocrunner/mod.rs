@@ -10,8 +10,11 @@
 //! [`UpdateSink`]. The decisions are made from the tasks' states alone, so
 //! an alloc runner rebuilt after a client restart carries on where the old
 //! one was. Running one task is the [`crate::taskrunner`]'s business.
+//! An allocation placed by a deployment also gets its health judged
+//! ([`health`]) and reported with its status.
 
 pub mod dir;
+pub mod health;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -260,6 +263,7 @@ async fn run(
             client_status: ClientStatus::Failed,
             client_description: format!("allocation has no job or no group {:?}", alloc.task_group),
             task_states: BTreeMap::new(),
+            deployment_status: None,
         };
         cx.sink.push(update.clone());
         view_tx.send_replace(AllocView {
@@ -300,6 +304,20 @@ async fn run(
         .iter()
         .map(|(n, s)| (n.clone(), (s.phase, s.leader)))
         .collect();
+    // Deployment health is judged once: a verdict stored before a client
+    // restart is reported as it is, never judged again.
+    let mut judged = cx.services.state.health(&alloc.id).unwrap_or_else(|e| {
+        tracing::warn!(alloc_id = %alloc.id, error = %e, "reading the stored deployment health");
+        None
+    });
+    let mut tracker = if judged.is_none() {
+        let states: BTreeMap<String, TaskState> =
+            slots.iter().map(|(n, s)| (n.clone(), s.state())).collect();
+        health::HealthSpec::of(&alloc, &group)
+            .map(|spec| health::HealthTracker::new(spec, &states, events::now_nanos()))
+    } else {
+        None
+    };
     let mut stopping = false;
     let mut killed_for: Option<String> = None;
     let mut last_sent: Option<AllocUpdate> = None;
@@ -441,12 +459,30 @@ async fn run(
         let all_runners_ended = slots
             .values()
             .all(|s| s.runner.as_ref().is_none_or(TaskRunnerHandle::is_finished));
+        if stopping {
+            // A stopped allocation is no longer part of any rollout.
+            tracker = None;
+        }
+        if let Some(t) = tracker.as_mut() {
+            let now = events::now_nanos();
+            if let Some(v) = t.observe(&states, now) {
+                let canary = alloc.deployment_status.as_ref().is_some_and(|d| d.canary);
+                let status = v.status(now, canary);
+                tracing::info!(alloc_id = %alloc.id, verdict = ?v, "deployment health judged");
+                if let Err(e) = cx.services.state.put_health(&alloc.id, &status) {
+                    tracing::warn!(alloc_id = %alloc.id, error = %e, "storing the deployment health");
+                }
+                judged = Some(status);
+                tracker = None;
+            }
+        }
         let (status, description) = client_status(&states);
         let update = AllocUpdate {
             alloc_id: alloc.id.clone(),
             client_status: status,
             client_description: description.to_string(),
             task_states: states,
+            deployment_status: judged.clone(),
         };
         if last_sent.as_ref() != Some(&update) {
             cx.sink.push(update.clone());
@@ -477,9 +513,20 @@ async fn run(
                     return;
                 }
             }
-            _ = tokio::time::sleep(RECHECK) => {}
+            _ = tokio::time::sleep(recheck(tracker.as_ref())) => {}
         }
     }
+}
+
+/// How long to sleep before looking at the tasks again: at most
+/// [`RECHECK`], less when the health tracker can reach a verdict sooner.
+fn recheck(tracker: Option<&health::HealthTracker>) -> Duration {
+    tracker
+        .and_then(health::HealthTracker::wake_at)
+        .map_or(RECHECK, |at| {
+            let wait = at.saturating_sub(events::now_nanos()).max(0);
+            RECHECK.min(Duration::from_nanos(u64::try_from(wait).unwrap_or(0)))
+        })
 }
 
 fn spawn_task(

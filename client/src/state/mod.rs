@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use sched_core::model::{AllocId, Allocation, NodeId, TaskState};
+use sched_core::model::{AllocDeploymentStatus, AllocId, Allocation, NodeId, TaskState};
 use serde::{Deserialize, Serialize};
 
 use crate::driver_host::TaskHandle;
@@ -92,6 +92,7 @@ pub struct LocalState {
     meta: sled::Tree,
     allocs: sled::Tree,
     tasks: sled::Tree,
+    health: sled::Tree,
     db: sled::Db,
 }
 
@@ -122,6 +123,7 @@ impl LocalState {
             meta: db.open_tree("meta")?,
             allocs: db.open_tree("allocs")?,
             tasks: db.open_tree("tasks")?,
+            health: db.open_tree("health")?,
             db,
         })
     }
@@ -162,7 +164,29 @@ impl LocalState {
         for k in self.tasks.scan_prefix(prefix.as_bytes()).keys() {
             self.tasks.remove(k?)?;
         }
+        self.health.remove(id.as_str())?;
         Ok(())
+    }
+
+    /// Stores the deployment health judged for an allocation, durably: a
+    /// restarted client reports it instead of judging again.
+    pub fn put_health(
+        &self,
+        alloc: &AllocId,
+        status: &AllocDeploymentStatus,
+    ) -> Result<(), StateError> {
+        let v = serde_json::to_vec(status).map_err(StateError::Encode)?;
+        self.health.insert(alloc.as_str(), v)?;
+        self.health.flush()?;
+        Ok(())
+    }
+
+    /// The deployment health judged for an allocation, if it was.
+    pub fn health(&self, alloc: &AllocId) -> Result<Option<AllocDeploymentStatus>, StateError> {
+        self.health
+            .get(alloc.as_str())?
+            .map(|v| decode(alloc.as_str().as_bytes(), &v))
+            .transpose()
     }
 
     /// Stores a task's local record, durably: a handle must survive a crash
@@ -228,5 +252,26 @@ mod tests {
         s.delete_alloc(&alloc.id).unwrap();
         assert!(s.allocs().unwrap().is_empty());
         assert!(s.task(&alloc.id, "web").unwrap().is_none());
+    }
+
+    #[test]
+    fn deployment_health_survives_reopening_and_goes_with_its_alloc() {
+        let d = tempfile::tempdir().unwrap();
+        let id = AllocId::from_u128(2);
+        let judged = AllocDeploymentStatus {
+            healthy: Some(false),
+            timestamp: Some("2026-01-01T00:00:00Z".into()),
+            canary: true,
+            modify_index: 0,
+        };
+        {
+            let s = LocalState::open(d.path()).unwrap();
+            assert_eq!(s.health(&id).unwrap(), None);
+            s.put_health(&id, &judged).unwrap();
+        }
+        let s = LocalState::open(d.path()).unwrap();
+        assert_eq!(s.health(&id).unwrap(), Some(judged));
+        s.delete_alloc(&id).unwrap();
+        assert_eq!(s.health(&id).unwrap(), None);
     }
 }

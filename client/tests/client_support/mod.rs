@@ -138,6 +138,9 @@ impl ServerConn for InMemoryServers {
                     if let Some(a) = allocs.get_mut(&u.alloc_id) {
                         a.client_status = u.client_status;
                         a.task_states = u.task_states.clone().into_iter().collect();
+                        if u.deployment_status.is_some() {
+                            a.deployment_status = u.deployment_status.clone();
+                        }
                     }
                 }
             }
