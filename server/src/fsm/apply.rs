@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use sched_core::model::{
-    AllocDeploymentStatus, AllocId, Allocation, ClientStatus, DesiredStatus, Evaluation, Job,
-    NodeSchedulingEligibility, SchedulerConfiguration, Variable,
+    AllocDeploymentStatus, AllocId, Allocation, ClientStatus, DeploymentStatus, DesiredStatus,
+    Evaluation, Job, NodeSchedulingEligibility, SchedulerConfiguration, Variable,
 };
 
 use super::command::{AllocClientUpdate, AllocStop, Command};
@@ -257,7 +257,24 @@ pub(crate) fn apply(txn: &mut Txn, cmd: Command) -> Result<Applied, ApplyError> 
                 d.modify_index = txn.index;
                 let d = Arc::new(d);
                 txn.put_deployment(d.clone());
-                out.events.push(StateEventKind::Deployment(d));
+                out.events.push(StateEventKind::Deployment(d.clone()));
+                // A rollout the scheduler found complete makes its job
+                // version stable, as the watcher's completion does (Nomad's
+                // state store does it for either). A version already
+                // pruned has nothing to mark; the check changes nothing.
+                if d.status == DeploymentStatus::Successful
+                    && old.status != DeploymentStatus::Successful
+                    && let Err(e) = set_stability(
+                        txn,
+                        d.namespace.clone(),
+                        d.job_id.clone(),
+                        d.job_version,
+                        true,
+                        &mut out,
+                    )
+                {
+                    tracing::warn!(deployment = %d.id, error = %e, "completed deployment's job version not marked stable");
+                }
             }
             for s in stopped {
                 stop_alloc(

@@ -644,6 +644,29 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_completing_the_deployment_marks_the_version_stable() {
+        let mut h = Harness::new(group(3, 0), 3, 0);
+        h.ok(Command::ApplyPlanResult {
+            job: None,
+            allocs: vec![],
+            stopped: vec![],
+            preempted: vec![],
+            deployment: None,
+            deployment_updates: vec![status(
+                DeploymentStatus::Successful,
+                "Deployment completed successfully",
+            )],
+            evals: vec![],
+            now: NOW,
+        });
+        assert_eq!(h.deployment().status, DeploymentStatus::Successful);
+        assert_eq!(
+            h.s().job_version("default", JOB, 1).expect("v1").stable,
+            Some(true)
+        );
+    }
+
+    #[test]
     fn status_updates_of_unknown_or_terminal_deployments_are_refused() {
         let mut h = Harness::new(group(3, 0), 3, 0);
         let mut unknown = status(DeploymentStatus::Failed, "x");
