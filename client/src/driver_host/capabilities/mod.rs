@@ -33,9 +33,11 @@
 
 pub mod clock;
 pub mod docker;
+pub(crate) mod exit_record;
 pub mod isolated_process;
 pub mod log;
 pub mod process;
+pub(crate) mod supervisor;
 
 use std::collections::BTreeSet;
 use std::fmt;
