@@ -35,7 +35,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
@@ -91,6 +91,8 @@ pub struct HostProcesses {
     /// Where exit records are kept; `None` if the directory is unusable
     /// (tasks then run, but an exit while no client runs is unknown).
     records: Option<ExitRecords>,
+    /// The last scan of `/proc`, shared by usage questions.
+    scan: Mutex<Option<Scan>>,
 }
 
 impl Default for HostProcesses {
@@ -116,6 +118,7 @@ impl HostProcesses {
         HostProcesses {
             table: Mutex::new(HashMap::new()),
             records,
+            scan: Mutex::new(None),
         }
     }
 
@@ -284,7 +287,7 @@ impl ProcessProvider for HostProcesses {
             let e = Self::owned(&mut table, cx.driver, pid)?;
             Self::poll_exit(pid, e)?;
         }
-        Ok(tree_usage(pid))
+        Ok(tree_usage(pid, &scan_procs(&self.scan)))
     }
 
     fn is_alive(&self, cx: &CallContext<'_>, pid: u32, started_at: u64) -> bool {
@@ -333,6 +336,16 @@ impl ProcessProvider for HostProcesses {
             },
         );
         true
+    }
+
+    fn running(&self, cx: &CallContext<'_>, pid: u32) -> Option<bool> {
+        let mut table = self.table();
+        let e = Self::owned(&mut table, cx.driver, pid).ok()?;
+        match Self::poll_exit(pid, e) {
+            Ok(None) => Some(true),
+            Ok(Some(_)) => Some(false),
+            Err(_) => None,
+        }
     }
 
     fn run(
@@ -706,8 +719,22 @@ fn start_unix_nanos(start_ticks: u64) -> Option<u64> {
     u64::try_from(ns).ok()
 }
 
-/// Usage summed over `root`'s process group and its descendants.
-fn tree_usage(root: u32) -> TaskUsage {
+/// How long one scan of `/proc` serves usage questions: the stats of
+/// every task come from the same scan instead of one scan per task (each
+/// reads the stat file of every process on the machine).
+const SCAN_TTL: Duration = Duration::from_secs(1);
+
+/// The last scan of `/proc` and when it was made.
+type Scan = (Instant, Arc<HashMap<u32, ProcStat>>);
+
+/// Every process's stat, from a scan at most [`SCAN_TTL`] old.
+fn scan_procs(cache: &Mutex<Option<Scan>>) -> Arc<HashMap<u32, ProcStat>> {
+    let mut cached = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((at, procs)) = cached.as_ref()
+        && at.elapsed() < SCAN_TTL
+    {
+        return Arc::clone(procs);
+    }
     let mut procs: HashMap<u32, ProcStat> = HashMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for ent in dir.flatten() {
@@ -719,8 +746,15 @@ fn tree_usage(root: u32) -> TaskUsage {
             }
         }
     }
+    let procs = Arc::new(procs);
+    *cached = Some((Instant::now(), Arc::clone(&procs)));
+    procs
+}
+
+/// Usage summed over `root`'s process group and its descendants, in `procs`.
+fn tree_usage(root: u32, procs: &HashMap<u32, ProcStat>) -> TaskUsage {
     let mut members: HashSet<u32> = HashSet::new();
-    for (&pid, s) in &procs {
+    for (&pid, s) in procs {
         if s.state == 'Z' || s.state == 'X' {
             continue;
         }
