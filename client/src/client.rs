@@ -380,7 +380,7 @@ impl Inner {
                 continue;
             }
             tracing::info!(node_id = %current.id, changes = ?changes, "the node changed; updating it on the servers");
-            fresh.status = current.status.clone();
+            fresh.status = current.status;
             if let Ok(mut n) = self.node.write() {
                 *n = Arc::new(fresh);
             }
