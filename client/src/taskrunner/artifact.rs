@@ -171,20 +171,11 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Makes ring the process's TLS crypto provider (once; a provider another
-/// part of the process installed first is kept). Certificates are checked
-/// against the system's roots (the OS CA bundle, or `SSL_CERT_FILE` /
-/// `SSL_CERT_DIR` where set), as any other program on the machine would.
-fn tls_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 fn read_source(source: &str, a: &Artifact) -> Result<Vec<u8>, ArtifactError> {
     if source.starts_with("http://") || source.starts_with("https://") {
-        tls_provider();
+        // rustls, checking certificates against the system's roots (the OS
+        // CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR where set), as any
+        // other program on the machine would.
         let client = reqwest::blocking::Client::builder()
             .timeout(DOWNLOAD_TIMEOUT)
             .build()
