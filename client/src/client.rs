@@ -1,4 +1,5 @@
-//! The [`Client`]: the node agent's top level. It fingerprints the node,
+//! The [`Client`]: the node agent's top level. It fingerprints the node
+//! (and again every `fingerprint_interval`, re-registering on a change),
 //! registers it and keeps it alive with heartbeats, watches the servers for
 //! the node's allocations and turns them into alloc runners, sends their
 //! status in batches, samples usage, and removes finished allocations'
@@ -179,6 +180,7 @@ impl Client {
         loops.push(tokio::spawn(Arc::clone(&inner).update_loop()));
         loops.push(tokio::spawn(Arc::clone(&inner).gc_loop()));
         loops.push(tokio::spawn(Arc::clone(&inner).stats_loop()));
+        loops.push(tokio::spawn(Arc::clone(&inner).fingerprint_loop()));
         Ok(Client {
             inner,
             stop_tx,
@@ -338,6 +340,55 @@ impl Inner {
                         return Err(ClientError::Register(e));
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Fingerprints again every `fingerprint_interval`; when something the
+    /// servers schedule against changed (a driver turned healthy, a disk
+    /// was resized, an attribute moved), keeps the fresh node and registers
+    /// it again, which updates it on the servers.
+    async fn fingerprint_loop(self: Arc<Self>) {
+        let mut stop = self.stop.clone();
+        loop {
+            if sleep_or_stop(&mut stop, self.config.fingerprint_interval).await {
+                return;
+            }
+            let current = self.node.read().map(|n| Arc::clone(&n)).unwrap_or_default();
+            let (id, cfg, host) = (
+                current.id.clone(),
+                self.config.clone(),
+                self.services.drivers.clone(),
+            );
+            let fresh =
+                tokio::task::spawn_blocking(move || fingerprint::fingerprint(&id, &cfg, &host))
+                    .await;
+            let mut fresh = match fresh {
+                Ok(Ok(node)) => node,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "fingerprinting again failed");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "fingerprinting again failed");
+                    continue;
+                }
+            };
+            let changes = fingerprint::changes(&current, &fresh);
+            if changes.is_empty() {
+                continue;
+            }
+            tracing::info!(node_id = %current.id, changes = ?changes, "the node changed; updating it on the servers");
+            fresh.status = current.status;
+            if let Ok(mut n) = self.node.write() {
+                *n = Arc::new(fresh);
+            }
+            if let Err(e) = self.register_until(self.config.fingerprint_interval).await {
+                tracing::warn!(error = %e, "updating the node failed; the next fingerprint retries");
+                // Forget the fresh node so the next round sees the change again.
+                if let Ok(mut n) = self.node.write() {
+                    *n = current;
                 }
             }
         }

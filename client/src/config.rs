@@ -66,6 +66,10 @@ pub struct ClientConfig {
     pub gc_interval: Duration,
     /// How often node and task usage is sampled.
     pub stats_interval: Duration,
+    /// How often the node is fingerprinted again; a change the servers
+    /// schedule against (attributes, resources, drivers' health) is sent
+    /// to them by registering the node again.
+    pub fingerprint_interval: Duration,
 }
 
 impl ClientConfig {
@@ -92,6 +96,7 @@ impl ClientConfig {
             gc_disk_usage_threshold: 80.0,
             gc_interval: Duration::from_secs(60),
             stats_interval: Duration::from_secs(10),
+            fingerprint_interval: Duration::from_secs(30),
         }
     }
 }

@@ -445,6 +445,11 @@ pub(crate) fn build(
         },
         host_volumes,
         drain_on_shutdown,
+        fingerprint_interval: b.duration(
+            &["client", "fingerprint_interval"],
+            Duration::from_secs(30),
+            true,
+        ),
         gc: ClientGc {
             interval: b.duration(&["client", "gc_interval"], Duration::from_secs(60), true),
             disk_usage_threshold: b.float_in(

@@ -141,6 +141,7 @@ fn client_config(config: &AgentConfig, data_dir: &std::path::Path) -> ClientConf
     out.gc_max_allocs = c.gc.max_allocs as usize;
     out.gc_disk_usage_threshold = c.gc.disk_usage_threshold;
     out.gc_interval = c.gc.interval;
+    out.fingerprint_interval = c.fingerprint_interval;
     out.stats_interval = config
         .telemetry
         .collection_interval

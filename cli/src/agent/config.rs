@@ -172,6 +172,9 @@ pub struct ClientConfig {
     pub drain_on_shutdown: Option<DrainOnShutdown>,
     /// Garbage collection of terminal allocations.
     pub gc: ClientGc,
+    /// How often the node is fingerprinted again (changes are sent to the
+    /// servers).
+    pub fingerprint_interval: Duration,
 }
 
 /// Resources kept back from scheduling on a client.

@@ -92,6 +92,7 @@ const CLIENT: &[Field] = &[
     f("host_volume", Labeled(HOST_VOLUME)),
     f("drain_on_shutdown", Block(DRAIN_ON_SHUTDOWN)),
     f("gc_interval", Duration),
+    f("fingerprint_interval", Duration),
     f("gc_disk_usage_threshold", Float),
     f("gc_inode_usage_threshold", Float),
     f("gc_max_allocs", Int),

@@ -95,6 +95,7 @@ client {
     force    = true
   }
   gc_interval              = "2m"
+  fingerprint_interval     = "45s"
   gc_disk_usage_threshold  = 90
   gc_inode_usage_threshold = 75.5
   gc_max_allocs            = 100
@@ -192,6 +193,7 @@ fn every_setting_reaches_the_config() {
                 force: true,
                 ignore_system_jobs: false,
             }),
+            fingerprint_interval: Duration::from_secs(45),
             gc: ClientGc {
                 interval: Duration::from_secs(120),
                 disk_usage_threshold: 90.0,

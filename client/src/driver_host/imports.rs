@@ -40,6 +40,9 @@ pub(crate) struct StoreState {
     pub(crate) denied: Option<Capability>,
     /// The time limit that stopped the call, if one did.
     pub(crate) stopped: Option<LimitHit>,
+    /// Processes (of the `process` capability) spawned or adopted during
+    /// the call: the host follows a task whose start made exactly one.
+    pub(crate) followed: Vec<u32>,
 }
 
 impl StoreState {
@@ -123,7 +126,9 @@ impl types::Host for StoreState {}
 
 impl process::Host for StoreState {
     fn spawn(&mut self, spec: SpawnSpec) -> Result<u32, String> {
-        self.process(|p, cx| p.spawn(cx, spec))
+        let pid = self.process(|p, cx| p.spawn(cx, spec))?;
+        self.followed.push(pid);
+        Ok(pid)
     }
 
     fn wait(&mut self, pid: u32, timeout_ms: u32) -> Result<Option<ExitResult>, String> {
@@ -143,8 +148,13 @@ impl process::Host for StoreState {
     }
 
     fn is_alive(&mut self, pid: u32, started_at: u64) -> bool {
-        self.process(|p, cx| Ok(p.is_alive(cx, pid, started_at)))
-            .unwrap_or(false)
+        let alive = self
+            .process(|p, cx| Ok(p.is_alive(cx, pid, started_at)))
+            .unwrap_or(false);
+        if alive && self.call == "recover-task" {
+            self.followed.push(pid);
+        }
+        alive
     }
 
     fn run(&mut self, spec: SpawnSpec, timeout_ms: u32) -> Result<ExecOutput, String> {

@@ -65,6 +65,7 @@ use bindings::sched::driver::types::DriverError as WitDriverError;
 use bindings::{TaskDriver, TaskDriverPre};
 pub use cache::CacheOutcome;
 use cache::ComponentCache;
+use capabilities::CallContext;
 pub use capabilities::{Capability, CapabilitySet, DriverGrant};
 use engine::EpochTicker;
 pub use error::DriverError;
@@ -153,6 +154,10 @@ struct HostInner {
     drivers: RwLock<BTreeMap<String, Arc<LoadedDriver>>>,
     /// Trace ids of tasks started through this host, by task id.
     traces: Mutex<HashMap<String, String>>,
+    /// The one process each task's start (or recovery) spawned through the
+    /// `process` capability, by task id: while it runs, `wait_task` is
+    /// answered without a driver call.
+    followed: Mutex<HashMap<String, u32>>,
     failures: Mutex<Vec<String>>,
     _ticker: EpochTicker,
 }
@@ -214,6 +219,7 @@ impl DriverHost {
                 grants,
                 drivers: RwLock::new(BTreeMap::new()),
                 traces: Mutex::new(HashMap::new()),
+                followed: Mutex::new(HashMap::new()),
                 failures: Mutex::new(Vec::new()),
                 _ticker: ticker,
             }),
@@ -503,12 +509,54 @@ impl DriverHandle {
         {
             t.insert(config.id.clone(), config.trace_id.clone());
         }
-        self.call(
+        let (handle, followed) = self.call_following(
             "start-task",
             Some(config.trace_id.clone()),
             Duration::ZERO,
             |s, g| g.call_start_task(s, config),
-        )
+        );
+        if let Ok(h) = &handle {
+            self.follow(h, followed);
+        }
+        handle
+    }
+
+    /// Remembers the task's one process, if its start made exactly one.
+    fn follow(&self, handle: &TaskHandle, followed: Vec<u32>) {
+        if let Ok(mut f) = self.host.followed.lock() {
+            match followed.as_slice() {
+                [pid] => {
+                    f.insert(handle.id.clone(), *pid);
+                }
+                _ => {
+                    f.remove(&handle.id);
+                }
+            }
+        }
+    }
+
+    /// Whether the host knows the task still runs, without asking the
+    /// driver: its one process is followed and has not exited.
+    fn known_running(&self, handle: &TaskHandle) -> bool {
+        let Some(pid) = self
+            .host
+            .followed
+            .lock()
+            .ok()
+            .and_then(|f| f.get(&handle.id).copied())
+        else {
+            return false;
+        };
+        if !self.driver.grant.allows(Capability::Process) {
+            return false;
+        }
+        let cx = CallContext {
+            driver: &self.driver.name,
+            call: "wait-task",
+            trace_id: None,
+            config: &self.driver.grant.config,
+        };
+        self.host.caps.process.running(&cx, pid) == Some(true)
     }
 
     /// Waits up to `timeout` for the task to exit; `None` if it still runs.
@@ -517,6 +565,12 @@ impl DriverHandle {
         handle: &TaskHandle,
         timeout: Duration,
     ) -> Result<Option<ExitResult>, DriverError> {
+        // A running task needs no driver call (instantiating the driver
+        // for every poll of every idle task is most of an idle client's
+        // work); an exited one is asked, so the driver reports its end.
+        if timeout.is_zero() && self.known_running(handle) {
+            return Ok(None);
+        }
         self.call("wait-task", self.trace_of(handle), timeout, |s, g| {
             g.call_wait_task(s, handle, millis(timeout))
         })
@@ -547,6 +601,11 @@ impl DriverHandle {
             && let Ok(mut t) = self.host.traces.lock()
         {
             t.remove(&handle.id);
+        }
+        if r.is_ok()
+            && let Ok(mut f) = self.host.followed.lock()
+        {
+            f.remove(&handle.id);
         }
         r
     }
@@ -596,12 +655,16 @@ impl DriverHandle {
     /// Re-attaches to a task after the client restarted; `NotFound` if it is
     /// gone.
     pub fn recover_task(&self, handle: &TaskHandle) -> Result<(), DriverError> {
-        self.call(
+        let (r, followed) = self.call_following(
             "recover-task",
             self.trace_of(handle),
             Duration::ZERO,
             |s, g| g.call_recover_task(s, handle),
-        )
+        );
+        if r.is_ok() {
+            self.follow(handle, followed);
+        }
+        r
     }
 
     fn trace_of(&self, handle: &TaskHandle) -> Option<String> {
@@ -620,6 +683,18 @@ impl DriverHandle {
         timeout: Duration,
         f: impl FnOnce(&mut Store<StoreState>, &Guest) -> wasmtime::Result<Result<R, WitDriverError>>,
     ) -> Result<R, DriverError> {
+        self.call_following(call, trace_id, timeout, f).0
+    }
+
+    /// [`Self::call`], also giving the processes the call spawned or
+    /// adopted through the `process` capability.
+    fn call_following<R>(
+        &self,
+        call: &'static str,
+        trace_id: Option<String>,
+        timeout: Duration,
+        f: impl FnOnce(&mut Store<StoreState>, &Guest) -> wasmtime::Result<Result<R, WitDriverError>>,
+    ) -> (Result<R, DriverError>, Vec<u32>) {
         let host = &self.host;
         let limits = &host.limits;
         let started = Instant::now();
@@ -633,6 +708,7 @@ impl DriverHandle {
             clock: CallClock::start(limits, timeout),
             denied: None,
             stopped: None,
+            followed: Vec::new(),
         };
         let mut store = Store::new(&host.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -673,7 +749,8 @@ impl DriverHandle {
                 tracing::debug!(driver = %self.driver.name, call, trace_id, elapsed_us, error = %e, "driver call failed")
             }
         }
-        result
+        let followed = std::mem::take(&mut store.data_mut().followed);
+        (result, followed)
     }
 
     /// Turns what a call returned into the host's result.

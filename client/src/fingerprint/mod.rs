@@ -3,9 +3,11 @@
 //!
 //! It owns the host probes ([`host`]: CPU, memory, kernel and OS, network,
 //! cgroup version, the alloc dir's disk), the drivers' health through their
-//! `fingerprint` export, and the computed class ([`class`]). Attribute names
+//! `fingerprint` export, the computed class ([`class`]), and what counts as
+//! a change worth telling the servers about ([`changes`]). Attribute names
 //! are Nomad's, so constraints written for Nomad work unchanged. It does not
-//! register the node or refresh it periodically; the [`crate::Client`] does.
+//! register the node or schedule the periodic refresh; the [`crate::Client`]
+//! does.
 
 pub mod class;
 pub mod host;
@@ -130,5 +132,125 @@ fn driver_info(drivers: &DriverHost, name: &str) -> DriverInfo {
                 attributes: BTreeMap::new(),
             }
         }
+    }
+}
+
+/// Relative difference below which two numbers count as the same: free
+/// disk and the current CPU frequency move all the time, and re-registering
+/// for every megabyte written would only churn the servers.
+const NUMERIC_TOLERANCE: f64 = 0.05;
+
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= NUMERIC_TOLERANCE * a.abs().max(b.abs())
+}
+
+fn same_attribute(a: &str, b: &str) -> bool {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => close(x, y),
+        _ => a == b,
+    }
+}
+
+/// What differs between the node as registered and a fresh fingerprint,
+/// as short descriptions (empty: nothing the servers need to hear about).
+/// Numbers within 5% of each other count as unchanged.
+pub fn changes(old: &Node, new: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    let keys: std::collections::BTreeSet<&String> =
+        old.attributes.keys().chain(new.attributes.keys()).collect();
+    for k in keys {
+        match (old.attributes.get(k), new.attributes.get(k)) {
+            (Some(a), Some(b)) if same_attribute(a, b) => {}
+            (a, b) => out.push(format!(
+                "attribute {k}: {} -> {}",
+                a.map_or("(none)", String::as_str),
+                b.map_or("(none)", String::as_str)
+            )),
+        }
+    }
+    let (o, n) = (&old.node_resources, &new.node_resources);
+    if !close(o.cpu.cpu_shares as f64, n.cpu.cpu_shares as f64)
+        || o.cpu.total_cpu_cores != n.cpu.total_cpu_cores
+    {
+        out.push("cpu".into());
+    }
+    if !close(o.memory.memory_mb as f64, n.memory.memory_mb as f64) {
+        out.push("memory".into());
+    }
+    if !close(o.disk.disk_mb as f64, n.disk.disk_mb as f64) {
+        out.push("disk".into());
+    }
+    if o.networks != n.networks {
+        out.push("networks".into());
+    }
+    for name in old.drivers.keys().chain(new.drivers.keys()) {
+        let (a, b) = (old.drivers.get(name), new.drivers.get(name));
+        let same = match (a, b) {
+            (Some(a), Some(b)) => {
+                a.detected == b.detected
+                    && a.healthy == b.healthy
+                    && a.health_description == b.health_description
+            }
+            _ => false,
+        };
+        if !same && !out.iter().any(|c| c == &format!("driver {name}")) {
+            out.push(format!("driver {name}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> Node {
+        let mut n = Node::default();
+        n.attributes.insert("kernel.name".into(), "linux".into());
+        n.attributes
+            .insert("unique.storage.bytesfree".into(), "1000000000".into());
+        n.node_resources.disk.disk_mb = 1000;
+        n.drivers.insert(
+            "raw_exec".into(),
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                health_description: "ok".into(),
+                attributes: BTreeMap::new(),
+            },
+        );
+        n
+    }
+
+    #[test]
+    fn small_moves_of_numbers_are_not_changes() {
+        let old = node();
+        let mut new = node();
+        new.attributes
+            .insert("unique.storage.bytesfree".into(), "999000000".into());
+        new.node_resources.disk.disk_mb = 990;
+        assert!(changes(&old, &new).is_empty(), "{:?}", changes(&old, &new));
+    }
+
+    #[test]
+    fn attributes_resources_and_driver_health_are_changes() {
+        let old = node();
+        let mut new = node();
+        new.attributes
+            .insert("kernel.name".into(), "freebsd".into());
+        new.attributes.insert("meta.added".into(), "x".into());
+        new.node_resources.disk.disk_mb = 500;
+        if let Some(d) = new.drivers.get_mut("raw_exec") {
+            d.healthy = false;
+        }
+        assert_eq!(
+            changes(&old, &new),
+            vec![
+                "attribute kernel.name: linux -> freebsd".to_string(),
+                "attribute meta.added: (none) -> x".to_string(),
+                "disk".to_string(),
+                "driver raw_exec".to_string(),
+            ]
+        );
     }
 }

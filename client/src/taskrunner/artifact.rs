@@ -155,14 +155,33 @@ pub fn fetch(a: &Artifact, task_dir: &Path) -> Result<PathBuf, ArtifactError> {
     Ok(target)
 }
 
+/// An error with its causes: reqwest's own message ("error sending
+/// request") hides what failed, such as a certificate no root vouches for.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
 fn read_source(source: &str, a: &Artifact) -> Result<Vec<u8>, ArtifactError> {
     if source.starts_with("http://") || source.starts_with("https://") {
+        // rustls, checking certificates against the system's roots (the OS
+        // CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR where set), as any
+        // other program on the machine would.
         let client = reqwest::blocking::Client::builder()
             .timeout(DOWNLOAD_TIMEOUT)
             .build()
             .map_err(|e| ArtifactError::Http {
                 url: source.to_string(),
-                message: e.to_string(),
+                message: with_causes(&e),
             })?;
         let mut req = client.get(source);
         for (k, v) in a.getter_headers.iter().flatten() {
@@ -170,7 +189,7 @@ fn read_source(source: &str, a: &Artifact) -> Result<Vec<u8>, ArtifactError> {
         }
         let resp = req.send().map_err(|e| ArtifactError::Http {
             url: source.to_string(),
-            message: e.to_string(),
+            message: with_causes(&e),
         })?;
         if !resp.status().is_success() {
             return Err(ArtifactError::Status {

@@ -302,3 +302,47 @@ pub fn tempdir() -> tempfile::TempDir {
 pub fn alloc_dir(dir: &Path, id: &AllocId) -> PathBuf {
     dir.join("alloc").join(id.as_str())
 }
+
+/// A small tmpfs mounted on a directory for the life of the guard
+/// (unmounted on drop, even when the test fails).
+pub struct Tmpfs {
+    pub path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size_kb` on `path` (created), or says why it
+    /// cannot: mounting needs root. Without root the test is skipped with
+    /// the reason printed, unless `SCHED_REQUIRE_ROOT=1`, which fails it.
+    pub fn mount(path: &Path, size_kb: u64, test: &str) -> Option<Tmpfs> {
+        if !nix::unistd::geteuid().is_root() {
+            let why = format!("{test} needs root to mount a tmpfs");
+            if std::env::var("SCHED_REQUIRE_ROOT").as_deref() == Ok("1") {
+                panic!("{why}, and SCHED_REQUIRE_ROOT=1");
+            }
+            eprintln!("skipped: {why}");
+            return None;
+        }
+        std::fs::create_dir_all(path).unwrap();
+        let opts = format!("size={size_kb}k,mode=0755");
+        nix::mount::mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+        .unwrap_or_else(|e| panic!("mounting a tmpfs on {}: {e}", path.display()));
+        Some(Tmpfs {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazily: a task still holding a file there must not keep it mounted.
+        if let Err(e) = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH) {
+            eprintln!("unmounting {}: {e}", self.path.display());
+        }
+    }
+}

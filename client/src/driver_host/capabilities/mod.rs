@@ -33,9 +33,11 @@
 
 pub mod clock;
 pub mod docker;
+pub(crate) mod exit_record;
 pub mod isolated_process;
 pub mod log;
 pub mod process;
+pub(crate) mod supervisor;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -189,6 +191,13 @@ pub trait ProcessProvider: Send + Sync + fmt::Debug {
     fn usage(&self, cx: &CallContext<'_>, pid: u32) -> Result<TaskUsage, String>;
     /// Whether `pid` is still the process started at `started_at` (unix ns).
     fn is_alive(&self, cx: &CallContext<'_>, pid: u32, started_at: u64) -> bool;
+    /// Whether a process this driver spawned or adopted still runs, if the
+    /// implementation can tell cheaply (`None`: ask the driver). The host
+    /// answers a driver's `wait-task` with it while the task runs, so that
+    /// an idle task costs no driver call.
+    fn running(&self, _cx: &CallContext<'_>, _pid: u32) -> Option<bool> {
+        None
+    }
     /// Runs a command to completion within `timeout_ms`, capturing its output.
     fn run(
         &self,

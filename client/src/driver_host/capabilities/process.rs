@@ -1,15 +1,22 @@
 //! The `process` capability: plain child processes on the host.
 //!
-//! [`HostProcesses`] spawns each process in a new process group with a
-//! cleared environment (set from the spec), the spec's working directory,
+//! [`HostProcesses`] starts each task under a supervisor
+//! ([`super::supervisor`]) that waits for it and writes its end into an
+//! exit record ([`super::exit_record`]). The task gets a new process group,
+//! a cleared environment (set from the spec), the spec's working directory,
 //! stdout and stderr appended to the given files, and optionally another
-//! user (which needs root). It keeps a process table keyed by pid:
+//! user (which needs root). The table of processes is keyed by the task's
+//! own pid:
 //!
-//! - children it spawned hold their [`Child`], so `wait` polls `try_wait`;
-//! - processes it did not spawn (tasks recovered after a client restart) are
+//! - tasks it spawned hold their supervisor (our child), so `wait` reaps the
+//!   supervisor without blocking and reads the record;
+//! - tasks it did not spawn (recovered after a client restart) are
 //!   *adopted* by a successful `is-alive`, and then followed through
-//!   `/proc/<pid>/stat` (their exit code is unknown to us: `wait` reports
-//!   exit code -1 for them).
+//!   `/proc/<pid>/stat` until gone, when their record gives the exit status.
+//!   A task that ended while no client ran is adopted too if its record
+//!   holds its end (or its supervisor is about to write it): like a zombie,
+//!   it exists until the driver has waited for it. Without a record (its
+//!   supervisor was killed) `wait` reports exit code -1.
 //!
 //! Every entry belongs to the driver that spawned or adopted it: a driver can
 //! wait for, signal, kill and measure only its own processes, never another
@@ -21,13 +28,14 @@
 //! which task a process belongs to (that is the driver's handle).
 
 use std::collections::{HashMap, HashSet};
-use std::fs::OpenOptions;
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
@@ -36,6 +44,10 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, SysconfVar, User, geteuid, sysconf};
 
 use super::clock::unix_nanos;
+use super::exit_record::{ExitRecords, Record, RecordState};
+use super::isolated_process::init::{Ended, Program, Steps};
+use super::isolated_process::user::Credentials;
+use super::supervisor;
 use super::{CallContext, ProcessProvider, SpawnSpec};
 use crate::driver_host::bindings::sched::driver::types::{ExecOutput, ExitResult, TaskUsage};
 
@@ -51,7 +63,7 @@ pub const MAX_RUN_OUTPUT: usize = 1 << 20;
 /// time there has a resolution of one second).
 const START_TOLERANCE_NS: u64 = 2_000_000_000;
 /// Exit code reported for a process whose exit status could not be known
-/// (it was not our child).
+/// (its supervisor died before writing it).
 pub const UNKNOWN_EXIT_CODE: i32 = -1;
 /// Exited entries are kept this long so repeated waits see the same result.
 const KEEP_EXITED: Duration = Duration::from_secs(600);
@@ -61,8 +73,10 @@ const KEEP_EXITED: Duration = Duration::from_secs(600);
 struct Entry {
     /// The driver that spawned or adopted it.
     owner: String,
-    /// Our child, while it has not been reaped.
-    child: Option<Child>,
+    /// The task's supervisor (our child), while it has not been reaped.
+    supervisor: Option<Pid>,
+    /// The task's exit record, while its end has not been taken.
+    record: Option<Record>,
     /// Its start time in clock ticks since boot, from `/proc/<pid>/stat`,
     /// to tell it from a later process with the same pid.
     start_ticks: Option<u64>,
@@ -71,15 +85,41 @@ struct Entry {
 }
 
 /// The host's processes, keyed by pid.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HostProcesses {
     table: Mutex<HashMap<u32, Entry>>,
+    /// Where exit records are kept; `None` if the directory is unusable
+    /// (tasks then run, but an exit while no client runs is unknown).
+    records: Option<ExitRecords>,
+    /// The last scan of `/proc`, shared by usage questions.
+    scan: Mutex<Option<Scan>>,
+}
+
+impl Default for HostProcesses {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl HostProcesses {
-    /// An empty process table.
+    /// An empty process table keeping exit records in the machine's
+    /// default directory ([`ExitRecords::default_dir`]).
     pub fn new() -> Self {
-        HostProcesses::default()
+        Self::with_record_dir(&ExitRecords::default_dir())
+    }
+
+    /// An empty process table keeping exit records in `dir`.
+    pub fn with_record_dir(dir: &Path) -> Self {
+        let records = ExitRecords::open(dir)
+            .inspect_err(|e| {
+                tracing::warn!(error = %e, "exit records are off: a task that ends while no client runs is reported with an unknown exit code");
+            })
+            .ok();
+        HostProcesses {
+            table: Mutex::new(HashMap::new()),
+            records,
+            scan: Mutex::new(None),
+        }
     }
 
     fn table(&self) -> MutexGuard<'_, HashMap<u32, Entry>> {
@@ -107,17 +147,27 @@ impl HostProcesses {
         if let Some((exit, _)) = e.exit {
             return Ok(Some(exit));
         }
-        let exit = if let Some(child) = e.child.as_mut() {
-            match child.try_wait() {
-                Ok(Some(status)) => Some(exit_result(status)),
-                Ok(None) => None,
-                Err(err) => return Err(format!("waiting for pid {pid}: {err}")),
+        let exit = if let Some(sup) = e.supervisor {
+            match waitpid(sup, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => return Ok(None),
+                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(Errno::ECHILD) => {
+                    e.supervisor = None;
+                    match e.record.as_ref().and_then(Record::ended) {
+                        Some(ended) => Some(ended_result(ended)),
+                        // The supervisor was killed: follow the task alone.
+                        None => poll_orphan(pid, e)?,
+                    }
+                }
+                Ok(_) | Err(Errno::EINTR) => return Ok(None),
+                Err(err) => return Err(format!("waiting for the supervisor of pid {pid}: {err}")),
             }
         } else {
-            poll_foreign(pid, e.start_ticks)?
+            poll_orphan(pid, e)?
         };
         if let Some(exit) = exit {
-            e.child = None;
+            if let Some(record) = e.record.take() {
+                record.remove();
+            }
             e.exit = Some((exit, Instant::now()));
         }
         Ok(exit)
@@ -151,21 +201,36 @@ impl HostProcesses {
 
 impl ProcessProvider for HostProcesses {
     fn spawn(&self, cx: &CallContext<'_>, spec: SpawnSpec) -> Result<u32, String> {
-        let mut cmd = command(&spec)?;
-        cmd.stdin(Stdio::null())
-            .stdout(append_to(&spec.stdout_path)?)
-            .stderr(append_to(&spec.stderr_path)?);
-        let child = cmd.spawn().map_err(|e| {
-            format!(
-                "spawning {:?}: {e}",
-                spec.argv.first().map_or("", |s| s.as_str())
-            )
-        })?;
-        let pid = child.id();
+        let plan = plan(&spec)?;
+        let mut record = match &self.records {
+            Some(records) => Some(records.create()?),
+            None => None,
+        };
+        let spawned_ns = unix_nanos(SystemTime::now());
+        let spawned = supervisor::spawn(plan, record.as_ref().map_or(-1, Record::fd));
+        let spawned = match spawned {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(r) = record {
+                    r.remove();
+                }
+                return Err(format!(
+                    "spawning {:?}: {e}",
+                    spec.argv.first().map_or("", |s| s.as_str())
+                ));
+            }
+        };
+        let pid = spawned.task;
+        if let (Some(records), Some(r)) = (&self.records, record.as_mut())
+            && let Err(e) = records.name(r, pid, spawned_ns)
+        {
+            tracing::warn!(driver = cx.driver, pid, error = %e, "the task's exit record is unnamed: its end is lost if no client runs then");
+        }
         tracing::debug!(
             driver = cx.driver,
             trace_id = cx.trace_id.unwrap_or(""),
             pid,
+            supervisor = spawned.supervisor.as_raw(),
             program = spec.argv.first().map_or("", |s| s.as_str()),
             "spawned process"
         );
@@ -173,7 +238,8 @@ impl ProcessProvider for HostProcesses {
             pid,
             Entry {
                 owner: cx.driver.to_string(),
-                child: Some(child),
+                supervisor: Some(spawned.supervisor),
+                record,
                 start_ticks: proc_stat(pid).map(|s| s.start_ticks),
                 exit: None,
             },
@@ -221,7 +287,7 @@ impl ProcessProvider for HostProcesses {
             let e = Self::owned(&mut table, cx.driver, pid)?;
             Self::poll_exit(pid, e)?;
         }
-        Ok(tree_usage(pid))
+        Ok(tree_usage(pid, &scan_procs(&self.scan)))
     }
 
     fn is_alive(&self, cx: &CallContext<'_>, pid: u32, started_at: u64) -> bool {
@@ -234,34 +300,52 @@ impl ProcessProvider for HostProcesses {
             }
         }
         // Not in the table: a task from before a client restart. Adopt it
-        // only if it is a live group leader started when the driver says.
-        let Some(stat) = proc_stat(pid) else {
-            return false;
-        };
-        if stat.state == 'Z' || stat.state == 'X' || stat.pgrp != pid || pid <= 1 {
+        // if it is a live group leader started when the driver says, or if
+        // it ended and its record holds (or is about to hold) its end.
+        if pid <= 1 {
             return false;
         }
-        let Some(start) = start_unix_nanos(stat.start_ticks) else {
-            return false;
+        let record = self.records.as_ref().and_then(|r| r.find(pid, started_at));
+        let running = proc_stat(pid).filter(|stat| {
+            stat.state != 'Z'
+                && stat.state != 'X'
+                && stat.pgrp == pid
+                && start_unix_nanos(stat.start_ticks)
+                    .is_some_and(|start| start.abs_diff(started_at) <= START_TOLERANCE_NS)
+        });
+        let start_ticks = match (running, &record) {
+            (Some(stat), _) => Some(stat.start_ticks),
+            (None, Some(r)) if r.state() != RecordState::Lost => None,
+            _ => return false,
         };
-        if start.abs_diff(started_at) > START_TOLERANCE_NS {
-            return false;
-        }
         tracing::info!(
             driver = cx.driver,
             pid,
-            "adopted a running process after recovery"
+            running = start_ticks.is_some(),
+            exit_recorded = record.is_some(),
+            "adopted a process after recovery"
         );
         self.insert(
             pid,
             Entry {
                 owner: cx.driver.to_string(),
-                child: None,
-                start_ticks: Some(stat.start_ticks),
+                supervisor: None,
+                record,
+                start_ticks,
                 exit: None,
             },
         );
         true
+    }
+
+    fn running(&self, cx: &CallContext<'_>, pid: u32) -> Option<bool> {
+        let mut table = self.table();
+        let e = Self::owned(&mut table, cx.driver, pid).ok()?;
+        match Self::poll_exit(pid, e) {
+            Ok(None) => Some(true),
+            Ok(Some(_)) => Some(false),
+            Err(_) => None,
+        }
     }
 
     fn run(
@@ -359,6 +443,63 @@ fn command(spec: &SpawnSpec) -> Result<Command, String> {
     Ok(cmd)
 }
 
+/// What the supervisor needs to start a spec's task, checked and prepared
+/// before the fork (the children may not allocate).
+fn plan(spec: &SpawnSpec) -> Result<supervisor::Plan, String> {
+    let Some(argv0) = spec.argv.first() else {
+        return Err("argv is empty".to_string());
+    };
+    let cwd = Path::new(&spec.cwd);
+    if !spec.cwd.is_empty() && !cwd.is_dir() {
+        return Err(format!("working directory {} does not exist", spec.cwd));
+    }
+    let program = resolve_program(argv0, &spec.env, cwd)?;
+    let mut steps = Steps::default();
+    let exec_step = steps.add(format!("execute {}", program.display()));
+    let program =
+        Program::at_path(&program, &spec.argv, &spec.env, exec_step).map_err(|e| e.to_string())?;
+    let cwd = if spec.cwd.is_empty() {
+        None
+    } else {
+        Some(
+            CString::new(spec.cwd.as_str())
+                .map_err(|_| format!("working directory {:?} contains a NUL byte", spec.cwd))?,
+        )
+    };
+    let creds = match spec.user.as_deref().filter(|u| !u.is_empty()) {
+        None => None,
+        Some(name) => {
+            let user = User::from_name(name)
+                .map_err(|e| format!("looking up user {name}: {e}"))?
+                .ok_or_else(|| format!("no such user {name}"))?;
+            let me = geteuid();
+            if user.uid == me {
+                None
+            } else if !me.is_root() {
+                return Err(format!(
+                    "cannot run as user {name}: switching users needs root, and the client runs as uid {me}"
+                ));
+            } else {
+                Some(Credentials {
+                    name: name.to_string(),
+                    uid: user.uid.as_raw(),
+                    gid: user.gid.as_raw(),
+                    // The user's primary group only, as before.
+                    groups: vec![user.gid.as_raw()],
+                })
+            }
+        }
+    };
+    Ok(supervisor::Plan {
+        program,
+        cwd,
+        stdout: append_file(&spec.stdout_path)?,
+        stderr: append_file(&spec.stderr_path)?,
+        creds,
+        steps,
+    })
+}
+
 /// Resolves `argv0` the way a shell would, with the spec's PATH: a name with
 /// a slash is taken as a path (relative to `cwd`), any other is looked up in
 /// PATH.
@@ -406,17 +547,17 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// A file opened for appending (created if missing); `/dev/null` for an
-/// empty path.
-fn append_to(path: &str) -> Result<Stdio, String> {
+/// A file opened for appending (created if missing); `None` (/dev/null)
+/// for an empty path.
+fn append_file(path: &str) -> Result<Option<File>, String> {
     if path.is_empty() {
-        return Ok(Stdio::null());
+        return Ok(None);
     }
     OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map(Stdio::from)
+        .map(Some)
         .map_err(|e| format!("opening {path}: {e}"))
 }
 
@@ -471,42 +612,42 @@ fn exit_result(status: ExitStatus) -> ExitResult {
     }
 }
 
-/// Checks a process that is not (or no longer) held as a [`Child`]: reaps it
-/// if it is still our child, else looks at `/proc`.
-fn poll_foreign(pid: u32, start_ticks: Option<u64>) -> Result<Option<ExitResult>, String> {
-    let raw = i32::try_from(pid).map_err(|_| format!("pid {pid} is out of range"))?;
-    match waitpid(Pid::from_raw(raw), Some(WaitPidFlag::WNOHANG)) {
-        Ok(WaitStatus::Exited(_, code)) => {
-            return Ok(Some(ExitResult {
-                exit_code: code,
-                signal: 0,
-                oom_killed: false,
-            }));
-        }
-        Ok(WaitStatus::Signaled(_, sig, _)) => {
-            return Ok(Some(ExitResult {
-                exit_code: 128 + sig as i32,
-                signal: sig as i32,
-                oom_killed: false,
-            }));
-        }
-        Ok(_) => return Ok(None),
-        Err(Errno::ECHILD) => {}
-        Err(e) => return Err(format!("waiting for pid {pid}: {e}")),
+/// The exit result of how a supervisor saw its task end.
+fn ended_result(ended: Ended) -> ExitResult {
+    match ended {
+        Ended::Exited(code) => ExitResult {
+            exit_code: code,
+            signal: 0,
+            oom_killed: false,
+        },
+        Ended::Signaled(sig) => ExitResult {
+            exit_code: 128 + sig,
+            signal: sig,
+            oom_killed: false,
+        },
     }
-    let alive = proc_stat(pid).is_some_and(|s| {
-        s.state != 'Z'
-            && s.state != 'X'
-            && (start_ticks.is_none() || Some(s.start_ticks) == start_ticks)
-    });
-    Ok(if alive {
-        None
-    } else {
-        Some(ExitResult {
+}
+
+/// Checks a task no supervisor of ours reaps (recovered, or its
+/// supervisor was killed): running while `/proc` shows it, then its record
+/// says how it ended.
+fn poll_orphan(pid: u32, e: &Entry) -> Result<Option<ExitResult>, String> {
+    // Without a start time the pid cannot be told from a later process's.
+    let running = e.start_ticks.is_some()
+        && proc_stat(pid).is_some_and(|s| {
+            s.state != 'Z' && s.state != 'X' && Some(s.start_ticks) == e.start_ticks
+        });
+    if running {
+        return Ok(None);
+    }
+    Ok(match e.record.as_ref().map(Record::state) {
+        Some(RecordState::Ended(ended)) => Some(ended_result(ended)),
+        Some(RecordState::Pending) => None,
+        Some(RecordState::Lost) | None => Some(ExitResult {
             exit_code: UNKNOWN_EXIT_CODE,
             signal: 0,
             oom_killed: false,
-        })
+        }),
     })
 }
 
@@ -578,8 +719,22 @@ fn start_unix_nanos(start_ticks: u64) -> Option<u64> {
     u64::try_from(ns).ok()
 }
 
-/// Usage summed over `root`'s process group and its descendants.
-fn tree_usage(root: u32) -> TaskUsage {
+/// How long one scan of `/proc` serves usage questions: the stats of
+/// every task come from the same scan instead of one scan per task (each
+/// reads the stat file of every process on the machine).
+const SCAN_TTL: Duration = Duration::from_secs(1);
+
+/// The last scan of `/proc` and when it was made.
+type Scan = (Instant, Arc<HashMap<u32, ProcStat>>);
+
+/// Every process's stat, from a scan at most [`SCAN_TTL`] old.
+fn scan_procs(cache: &Mutex<Option<Scan>>) -> Arc<HashMap<u32, ProcStat>> {
+    let mut cached = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((at, procs)) = cached.as_ref()
+        && at.elapsed() < SCAN_TTL
+    {
+        return Arc::clone(procs);
+    }
     let mut procs: HashMap<u32, ProcStat> = HashMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for ent in dir.flatten() {
@@ -591,8 +746,15 @@ fn tree_usage(root: u32) -> TaskUsage {
             }
         }
     }
+    let procs = Arc::new(procs);
+    *cached = Some((Instant::now(), Arc::clone(&procs)));
+    procs
+}
+
+/// Usage summed over `root`'s process group and its descendants, in `procs`.
+fn tree_usage(root: u32, procs: &HashMap<u32, ProcStat>) -> TaskUsage {
     let mut members: HashSet<u32> = HashSet::new();
-    for (&pid, s) in &procs {
+    for (&pid, s) in procs {
         if s.state == 'Z' || s.state == 'X' {
             continue;
         }
@@ -818,6 +980,103 @@ mod tests {
         assert_eq!(exit.signal, 9);
         assert!(!second.is_alive(&cx(), pid, started));
         drop(first);
+    }
+
+    fn wait_long(p: &HostProcesses, pid: u32) -> ExitResult {
+        for _ in 0..30 {
+            if let Some(exit) = p.wait(&cx(), pid, 1000).unwrap() {
+                return exit;
+            }
+        }
+        panic!("pid {pid} did not end within 30s");
+    }
+
+    #[test]
+    fn the_task_runs_under_a_supervisor_with_its_own_pid_and_group() {
+        let d = tmpdir("supervised");
+        let p = HostProcesses::with_record_dir(&d.join("records"));
+        let pid = p.spawn(&cx(), spec(&["sleep", "30"], &d)).unwrap();
+        let stat = proc_stat(pid).unwrap();
+        // The pid handed out is the program's, leading its own group; its
+        // parent is the supervisor, in a session of its own.
+        assert_eq!(stat.pgrp, pid);
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        assert_eq!(comm.trim(), "sleep");
+        let sup = proc_stat(stat.ppid).unwrap();
+        assert_ne!(stat.ppid, std::process::id());
+        assert_eq!(sup.ppid, std::process::id());
+        assert_eq!(sup.pgrp, stat.ppid, "the supervisor leads its own session");
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", stat.ppid)).unwrap();
+        assert_eq!(comm.trim(), "sched-supervise");
+        // A signal to the task's group ends the task, not the supervisor,
+        // which records how it ended.
+        p.signal(&cx(), pid, "SIGTERM").unwrap();
+        let exit = wait_long(&p, pid);
+        assert_eq!((exit.exit_code, exit.signal), (128 + 15, 15));
+        // Taken: the record is gone.
+        let left = std::fs::read_dir(d.join("records")).unwrap().count();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn a_program_that_cannot_be_executed_fails_naming_the_step() {
+        let d = tmpdir("noexec");
+        let prog = d.join("not-a-program");
+        std::fs::write(&prog, b"\x7fELF garbage").unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let p = HostProcesses::with_record_dir(&d.join("records"));
+        let err = p
+            .spawn(&cx(), spec(&[prog.to_str().unwrap()], &d))
+            .unwrap_err();
+        assert!(
+            err.contains("execute") && err.contains("not-a-program"),
+            "{err}"
+        );
+        assert!(err.contains("Exec format error"), "{err}");
+        assert_eq!(std::fs::read_dir(d.join("records")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_exit_while_no_client_runs_is_read_from_the_record() {
+        let d = tmpdir("recorded");
+        let records = d.join("records");
+        let first = HostProcesses::with_record_dir(&records);
+        let script = "while [ ! -e go ]; do sleep 0.02; done; exit 3";
+        let started = unix_nanos(SystemTime::now());
+        let ends_later = first.spawn(&cx(), spec(&["sh", "-c", script], &d)).unwrap();
+        let quick = first
+            .spawn(&cx(), spec(&["sh", "-c", "exit 4"], &d))
+            .unwrap();
+        // The client goes away: its table (and its descriptors) with it.
+        drop(first);
+        let second = HostProcesses::with_record_dir(&records);
+        // Ended already: adopted on its record, which holds its end (or is
+        // about to), like a zombie until waited for.
+        assert!(second.is_alive(&cx(), quick, started));
+        assert_eq!(wait_long(&second, quick).exit_code, 4);
+        assert!(!second.is_alive(&cx(), quick, started));
+        // Still running: adopted, and its end is read once it exits.
+        assert!(second.is_alive(&cx(), ends_later, started));
+        assert!(second.wait(&cx(), ends_later, 10).unwrap().is_none());
+        std::fs::write(d.join("go"), b"").unwrap();
+        assert_eq!(wait_long(&second, ends_later).exit_code, 3);
+        // A pid with no record and no process is not adopted.
+        let third = HostProcesses::with_record_dir(&records);
+        assert!(!third.is_alive(&cx(), quick, started));
+    }
+
+    #[test]
+    fn without_a_record_the_exit_is_unknown() {
+        let d = tmpdir("lost");
+        let first = HostProcesses::with_record_dir(&d.join("records"));
+        let started = unix_nanos(SystemTime::now());
+        let pid = first.spawn(&cx(), spec(&["sleep", "30"], &d)).unwrap();
+        drop(first);
+        // Another record directory: as if the record were lost.
+        let second = HostProcesses::with_record_dir(&d.join("elsewhere"));
+        assert!(second.is_alive(&cx(), pid, started));
+        second.kill_tree(&cx(), pid).unwrap();
+        assert_eq!(wait_long(&second, pid).exit_code, UNKNOWN_EXIT_CODE);
     }
 
     #[test]

@@ -204,7 +204,7 @@ pub(crate) fn raw_fork(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
 
 /// Makes `new` a copy of `old` (without close-on-exec).
 #[allow(unsafe_code)]
-fn dup_onto(old: RawFd, new: RawFd) -> Result<(), Errno> {
+pub(crate) fn dup_onto(old: RawFd, new: RawFd) -> Result<(), Errno> {
     // SAFETY: dup2/fcntl on integers; no memory involved.
     let rc = unsafe {
         if old == new {
@@ -217,18 +217,31 @@ fn dup_onto(old: RawFd, new: RawFd) -> Result<(), Errno> {
     Errno::result(rc).map(drop)
 }
 
-/// Closes every descriptor from 3 up except `keep`.
+/// Closes every descriptor from 3 up except those in `keep` (at most four;
+/// negative numbers are ignored). Async-signal-safe: sorts on the stack.
 #[allow(unsafe_code)]
-pub(crate) fn close_all_but(keep: RawFd) {
-    let keep = keep.max(2) as libc::c_uint;
-    // SAFETY: close_range on integers; only descriptors this process owns
-    // are affected, and nothing in this (single-threaded) child uses them.
-    unsafe {
-        if keep > 3 {
-            libc::close_range(3, keep - 1, 0);
+pub(crate) fn close_all_but(keep: &[RawFd]) {
+    let mut kept = [libc::c_uint::MAX; 4];
+    let mut n = 0;
+    for &fd in keep.iter().take(4) {
+        if fd >= 3 {
+            kept[n] = fd as libc::c_uint;
+            n += 1;
         }
-        libc::close_range(keep + 1, libc::c_uint::MAX, 0);
     }
+    kept[..n].sort_unstable();
+    let mut from: libc::c_uint = 3;
+    for &fd in &kept[..n] {
+        if fd > from {
+            // SAFETY: close_range on integers; only descriptors this process
+            // owns are affected, and nothing in this (single-threaded) child
+            // uses them.
+            unsafe { libc::close_range(from, fd - 1, 0) };
+        }
+        from = from.max(fd.saturating_add(1));
+    }
+    // SAFETY: as above.
+    unsafe { libc::close_range(from, libc::c_uint::MAX, 0) };
 }
 
 /// Marks every descriptor from 3 up close-on-exec, so that the program
@@ -236,7 +249,7 @@ pub(crate) fn close_all_but(keep: RawFd) {
 /// the flag (the error pipe must stay usable until `execve`). Kernels
 /// before 5.11 lack the flag; there only std's own close-on-exec holds.
 #[allow(unsafe_code)]
-fn cloexec_above_stdio() {
+pub(crate) fn cloexec_above_stdio() {
     // SAFETY: close_range on integers with CLOSE_RANGE_CLOEXEC only sets a
     // flag on this process's own descriptors.
     unsafe {
@@ -251,7 +264,7 @@ fn cloexec_above_stdio() {
 /// Puts every catchable signal back to its default action (the client's
 /// handlers are meaningless here and SIGPIPE is ignored by Rust programs).
 #[allow(unsafe_code)]
-fn reset_signal_handlers() {
+pub(crate) fn reset_signal_handlers() {
     for sig in Signal::iterator() {
         if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
             continue;
@@ -263,7 +276,7 @@ fn reset_signal_handlers() {
 
 /// Sets the process name shown by `ps` (comm) to `name`.
 #[allow(unsafe_code)]
-fn set_name(name: &std::ffi::CStr) {
+pub(crate) fn set_name(name: &std::ffi::CStr) {
     // SAFETY: PR_SET_NAME reads at most 16 bytes of a NUL-terminated string.
     unsafe {
         libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0);
@@ -326,19 +339,6 @@ impl Program {
         let Some(argv0) = argv.first().filter(|a| !a.is_empty()) else {
             return Err(IsolationError::InvalidSpec("argv is empty".into()));
         };
-        let c_argv = argv
-            .iter()
-            .map(|a| cstring("argument", a))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut c_env = Vec::with_capacity(env.len());
-        for (key, value) in env {
-            if key.is_empty() || key.contains('=') {
-                return Err(IsolationError::InvalidSpec(format!(
-                    "environment variable name {key:?} is invalid"
-                )));
-            }
-            c_env.push(cstring("environment variable", &format!("{key}={value}"))?);
-        }
         let candidates = if argv0.contains('/') {
             vec![cstring("program", argv0)?]
         } else {
@@ -352,6 +352,44 @@ impl Program {
                 .map(|dir| cstring("program", &format!("{}/{argv0}", dir.trim_end_matches('/'))))
                 .collect::<Result<Vec<_>, _>>()?
         };
+        let step = steps.add(format!("execute {argv0:?} in the sandbox"));
+        Self::with_candidates(candidates, argv, env, step)
+    }
+
+    /// Prepares `argv` with `env` to run the program at `path` (already
+    /// looked up by the caller), failing as `step`.
+    pub fn at_path(
+        path: &std::path::Path,
+        argv: &[String],
+        env: &[(String, String)],
+        step: u32,
+    ) -> Result<Self, IsolationError> {
+        let candidate = cstring("program", &path.to_string_lossy())?;
+        Self::with_candidates(vec![candidate], argv, env, step)
+    }
+
+    fn with_candidates(
+        candidates: Vec<CString>,
+        argv: &[String],
+        env: &[(String, String)],
+        step: u32,
+    ) -> Result<Self, IsolationError> {
+        if argv.first().is_none_or(|a| a.is_empty()) {
+            return Err(IsolationError::InvalidSpec("argv is empty".into()));
+        }
+        let c_argv = argv
+            .iter()
+            .map(|a| cstring("argument", a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut c_env = Vec::with_capacity(env.len());
+        for (key, value) in env {
+            if key.is_empty() || key.contains('=') {
+                return Err(IsolationError::InvalidSpec(format!(
+                    "environment variable name {key:?} is invalid"
+                )));
+            }
+            c_env.push(cstring("environment variable", &format!("{key}={value}"))?);
+        }
         let argv_ptrs = c_argv
             .iter()
             .map(|a| a.as_ptr())
@@ -362,7 +400,6 @@ impl Program {
             .map(|a| a.as_ptr())
             .chain([std::ptr::null()])
             .collect();
-        let step = steps.add(format!("execute {argv0:?} in the sandbox"));
         Ok(Self {
             candidates,
             _argv: c_argv,
@@ -374,7 +411,7 @@ impl Program {
     }
 
     /// Tries every candidate; returns only on failure (async-signal-safe).
-    fn exec(&self) -> Failure {
+    pub(crate) fn exec(&self) -> Failure {
         let mut errno = Errno::ENOENT;
         for path in &self.candidates {
             let e = execve(path, &self.argv_ptrs, &self.env_ptrs);
@@ -499,6 +536,9 @@ pub(crate) struct InitSteps<'a> {
     pub task: TaskSteps,
     pub err_fd: RawFd,
     pub status_fd: RawFd,
+    /// The task's exit record (-1: none), written like the status pipe so
+    /// that a client started after the task ended still learns its end.
+    pub record_fd: RawFd,
     pub dev_null: CString,
 }
 
@@ -514,6 +554,9 @@ impl InitSteps<'_> {
         };
         let ended = self.supervise(task);
         let _ = write_fd(self.status_fd, &ended.encode());
+        if self.record_fd >= 0 {
+            let _ = write_fd(self.record_fd, &ended.encode());
+        }
         exit_now(match ended {
             Ended::Exited(code) => code,
             Ended::Signaled(sig) => 128 + sig,
@@ -559,7 +602,7 @@ impl InitSteps<'_> {
                 let _ = dup_onto(null.as_raw_fd(), fd);
             }
         }
-        close_all_but(self.status_fd);
+        close_all_but(&[self.status_fd, self.record_fd]);
         let all = SigSet::all();
         loop {
             let Ok(sig) = all.wait() else { continue };

@@ -20,10 +20,13 @@
 //! rotation of the stdout/stderr files, and persistence across client
 //! restarts: the driver keeps the pid in its handle. A sandbox an earlier
 //! client instance started is found again through `/proc/<pid>/cgroup`
-//! (its `sched/<name>` cgroup): `wait` (without the exit status, which only
-//! the parent could read), `signal`, `usage`, `is_alive` and `kill_tree`
-//! work on it; `exec` does not (the task's user and capabilities are not
-//! known).
+//! (its `sched/<name>` cgroup): `wait`, `signal`, `usage`, `is_alive` and
+//! `kill_tree` work on it; `exec` does not (the task's user and
+//! capabilities are not known). Its exit status, which only its parent
+//! could read, comes from its exit record ([`super::exit_record`]), which
+//! the init writes besides the status pipe; a sandbox that ended while no
+//! client ran is adopted by `is_alive` on its record, like a zombie that
+//! exists until waited for.
 //!
 //! Everything needs root (`CAP_SYS_ADMIN` and friends): on a non-root
 //! client `spawn` fails with the first step the kernel refused.
@@ -41,8 +44,9 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
+use std::os::fd::RawFd;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -56,6 +60,7 @@ use nix::unistd::{Pid, pipe2};
 
 pub use error::IsolationError;
 
+use super::exit_record::{ExitRecords, Record, RecordState};
 use capabilities::CapabilitySet;
 use cgroups::{Cgroups, TaskCgroup};
 use init::{Ended, InitSteps, Program, Steps, TaskSteps, raw_fork, read_report};
@@ -182,6 +187,15 @@ struct Sandbox {
     exit: Option<ExitResult>,
     /// The cgroup was removed by `kill_tree`.
     removed: bool,
+    /// The exit record the init also writes, removed once read.
+    record: Option<Record>,
+}
+
+/// A sandbox an earlier client instance started, adopted by `is_alive`.
+#[derive(Debug)]
+struct Adopted {
+    record: Record,
+    exit: Option<ExitResult>,
 }
 
 /// The host side of the `isolated-process` capability.
@@ -190,6 +204,10 @@ pub struct IsolatedProcesses {
     cgroups: Result<Cgroups, String>,
     last_cap: u8,
     sandboxes: Mutex<HashMap<u32, Sandbox>>,
+    /// Where exit records are kept (`None`: unusable, see the warning).
+    records: Option<ExitRecords>,
+    /// Sandboxes of an earlier client instance that have an exit record.
+    adopted: Mutex<HashMap<u32, Adopted>>,
 }
 
 fn now_ns() -> u64 {
@@ -258,6 +276,9 @@ impl Sandbox {
             .unwrap_or(Ended::Exited(-1));
         let exit = ended.result(self.cgroup.oom_killed());
         self.exit = Some(exit);
+        if let Some(record) = self.record.take() {
+            record.remove();
+        }
         exit
     }
 
@@ -290,10 +311,23 @@ impl IsolatedProcesses {
 
     /// A service using the given cgroups.
     pub fn with_cgroups(cgroups: Result<Cgroups, String>) -> Self {
+        Self::with_cgroups_and_records(cgroups, &ExitRecords::default_dir())
+    }
+
+    /// A service using the given cgroups, keeping exit records in
+    /// `record_dir`.
+    pub fn with_cgroups_and_records(cgroups: Result<Cgroups, String>, record_dir: &Path) -> Self {
+        let records = ExitRecords::open(record_dir)
+            .inspect_err(|e| {
+                tracing::warn!(error = %e, "exit records are off: a sandbox that ends while no client runs is reported with an unknown exit code");
+            })
+            .ok();
         Self {
             cgroups,
             last_cap: capabilities::kernel_last_cap(),
             sandboxes: Mutex::new(HashMap::new()),
+            records,
+            adopted: Mutex::new(HashMap::new()),
         }
     }
 
@@ -337,6 +371,17 @@ impl IsolatedProcesses {
         let plan = RootPlan::prepare(&root, &sandbox.mounts, &mut steps)?;
         let name = cgroups::name_for_root(&root);
         let cgroup = cgroups.create(&name, &sandbox.resources)?;
+        let mut record = match &self.records {
+            Some(records) => match records.create() {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    let _ = cgroup.remove();
+                    return Err(IsolationError::InvalidSpec(e));
+                }
+            },
+            None => None,
+        };
+        let spawned_ns = now_ns();
         match self.start(
             &mut steps,
             program,
@@ -348,8 +393,14 @@ impl IsolatedProcesses {
             creds.clone(),
             caps,
             sandbox,
+            record.as_ref().map_or(-1, Record::fd),
         ) {
             Ok((pid, status)) => {
+                if let (Some(records), Some(r)) = (&self.records, record.as_mut())
+                    && let Err(e) = records.name(r, pid, spawned_ns)
+                {
+                    tracing::warn!(pid, error = %e, "the sandbox's exit record is unnamed: its end is lost if no client runs then");
+                }
                 tracing::info!(pid, cgroup = %name, root = %root.display(), argv0 = %spec.argv[0], "sandbox started");
                 self.lock().insert(
                     pid,
@@ -360,11 +411,15 @@ impl IsolatedProcesses {
                         caps,
                         exit: None,
                         removed: false,
+                        record,
                     },
                 );
                 Ok(pid)
             }
             Err(e) => {
+                if let Some(r) = record {
+                    r.remove();
+                }
                 if let Err(cleanup) = cgroup.remove() {
                     tracing::warn!(cgroup = %name, error = %cleanup, "could not remove the cgroup of a failed sandbox");
                 }
@@ -389,6 +444,7 @@ impl IsolatedProcesses {
         creds: Option<Credentials>,
         caps: CapabilitySet,
         sandbox: &SandboxSpec,
+        record_fd: RawFd,
     ) -> Result<(u32, File), IsolationError> {
         let mut procs = Vec::new();
         for path in cgroup.procs_files() {
@@ -449,6 +505,7 @@ impl IsolatedProcesses {
             task,
             err_fd: report_w.as_raw_fd(),
             status_fd: status_w.as_raw_fd(),
+            record_fd,
             dev_null: c_string("path", "/dev/null")?,
         };
         let flags = namespaces::spawn_flags(sandbox.isolate_network);
@@ -492,10 +549,16 @@ impl IsolatedProcesses {
                             return Ok(Some(exit));
                         }
                     }
-                    // Started by an earlier client instance: not our child,
-                    // so its status cannot be had; NotFound once it is gone.
+                    // Started by an earlier client instance: not our child;
+                    // once it is gone its record (if adopted) has its end.
                     None => {
-                        self.cgroup_of(pid)?;
+                        if self.cgroup_of(pid).is_err() {
+                            match self.adopted_exit(pid) {
+                                Some(Some(exit)) => return Ok(Some(exit)),
+                                Some(None) => {}
+                                None => return Err(IsolationError::NotFound(pid)),
+                            }
+                        }
                     }
                 }
             }
@@ -617,19 +680,72 @@ impl IsolatedProcesses {
     /// Whether `pid` is still the running sandbox started at `started_at_ns`
     /// (Unix nanoseconds; 0 skips the check of the start time).
     pub fn is_alive(&self, pid: u32, started_at_ns: u64) -> bool {
-        {
+        let known = {
             let mut map = self.lock();
-            if let Some(sandbox) = map.get_mut(&pid)
-                && sandbox.reap(pid, false).is_some()
-            {
-                return false;
+            match map.get_mut(&pid) {
+                Some(sandbox) => {
+                    if sandbox.reap(pid, false).is_some() {
+                        return false;
+                    }
+                    true
+                }
+                None => false,
             }
+        };
+        if let Some(adopted) = self.adopted_lock().get(&pid)
+            && adopted.exit.is_some()
+        {
+            return false;
         }
-        match process_start_ns(pid) {
-            Some(start) => {
-                started_at_ns == 0 || start.abs_diff(started_at_ns) <= START_TOLERANCE_NS
+        let running = process_start_ns(pid).is_some_and(|start| {
+            started_at_ns == 0 || start.abs_diff(started_at_ns) <= START_TOLERANCE_NS
+        });
+        if known {
+            return running;
+        }
+        // An earlier instance's sandbox: adopt its record, if it has one
+        // that holds (or is about to hold) its end.
+        let mut adopted = self.adopted_lock();
+        if !adopted.contains_key(&pid)
+            && let Some(record) = self
+                .records
+                .as_ref()
+                .and_then(|r| r.find(pid, started_at_ns))
+            && (running || record.state() != RecordState::Lost)
+        {
+            tracing::info!(
+                pid,
+                running,
+                "adopted a sandbox's exit record after recovery"
+            );
+            adopted.insert(pid, Adopted { record, exit: None });
+            return true;
+        }
+        running || adopted.contains_key(&pid)
+    }
+
+    fn adopted_lock(&self) -> MutexGuard<'_, HashMap<u32, Adopted>> {
+        self.adopted.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// For an adopted sandbox whose init is gone: `Some(Some(exit))` once
+    /// its record holds its end, `Some(None)` while its init is about to
+    /// write it, `None` if it was not adopted or its end is lost.
+    fn adopted_exit(&self, pid: u32) -> Option<Option<ExitResult>> {
+        let mut adopted = self.adopted_lock();
+        let entry = adopted.get_mut(&pid)?;
+        if let Some(exit) = entry.exit {
+            return Some(Some(exit));
+        }
+        match entry.record.state() {
+            RecordState::Ended(ended) => {
+                let exit = ended.result(false);
+                entry.exit = Some(exit);
+                let _ = std::fs::remove_file(entry.record.path());
+                Some(Some(exit))
             }
-            None => false,
+            RecordState::Pending => Some(None),
+            RecordState::Lost => None,
         }
     }
 
@@ -769,7 +885,7 @@ fn exec_helper(
         Ok(None) => task.run(report_fd),
         Ok(Some(pid)) => pid,
     };
-    init::close_all_but(status_fd);
+    init::close_all_but(&[status_fd]);
     let ended = loop {
         match waitpid(command, None) {
             Ok(status) => {

@@ -628,3 +628,39 @@ fn exec_returns_when_the_command_ends_even_if_a_child_keeps_its_output() {
     );
     svc.kill_tree(pid).unwrap();
 }
+
+#[test]
+fn an_exit_while_no_client_runs_is_read_from_the_record() {
+    if !root_or_skip("an_exit_while_no_client_runs_is_read_from_the_record") {
+        return;
+    }
+    let f = Fixture::new();
+    let records = f._dir.path().join("exit-records");
+    let service = || {
+        IsolatedProcesses::with_cgroups_and_records(
+            Cgroups::detect().map_err(|e| e.to_string()),
+            &records,
+        )
+    };
+    let first = service();
+    let started = now_ns();
+    let pid = first
+        .spawn(&f.shell("exit 3"), &f.sandbox("ended"))
+        .unwrap();
+    // The client goes away before the task ends (its descriptors with it).
+    let cgroup = f.cgroup(&first);
+    drop(first);
+    let second = service();
+    assert!(second.is_alive(pid, started), "adopted on its record");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = second.wait(pid, 1000).unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "no end recorded");
+    };
+    assert_eq!((exit.exit_code, exit.signal), (3, 0));
+    assert!(!second.is_alive(pid, started));
+    assert_eq!(second.wait(pid, 0).unwrap(), Some(exit));
+    cgroup.remove().unwrap();
+}
