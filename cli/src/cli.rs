@@ -216,7 +216,8 @@ pub struct Later {
 /// the command (the second positional argument) on belongs to the command.
 pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let args: Vec<OsString> = args.into_iter().collect();
-    let exec = args.get(1).is_some_and(|a| a == "alloc") && args.get(2).is_some_and(|a| a == "exec");
+    let exec =
+        args.get(1).is_some_and(|a| a == "alloc") && args.get(2).is_some_and(|a| a == "exec");
     let mut positionals = 0usize;
     let mut value_next = false;
     let mut out = Vec::new();
@@ -296,6 +297,31 @@ mod tests {
                 "--",
                 "-x"
             ]
+        );
+    }
+
+    #[test]
+    fn an_exec_command_line_is_left_as_it_is() {
+        assert_eq!(
+            norm(&[
+                "sched", "alloc", "exec", "-task", "web", "-i=false", "ab12", "sh", "-lc", "-x"
+            ]),
+            [
+                "sched",
+                "alloc",
+                "exec",
+                "--task",
+                "web",
+                "--i=false",
+                "ab12",
+                "sh",
+                "-lc",
+                "-x"
+            ]
+        );
+        assert_eq!(
+            norm(&["sched", "alloc", "signal", "-task", "web", "ab12"]),
+            ["sched", "alloc", "signal", "--task", "web", "ab12"]
         );
     }
 

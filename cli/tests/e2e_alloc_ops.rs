@@ -63,10 +63,7 @@ fn pids(dir: &Path) -> Vec<u32> {
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| {
-            s.rsplit_once(") ")
-                .map(|(_, rest)| !rest.starts_with('Z'))
-        })
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
         .unwrap_or(false)
 }
 
@@ -102,10 +99,16 @@ fn signal_restart_and_exec_reach_the_running_task() {
     wait_for(Duration::from_secs(30), "the trap to run", || {
         dir.join("usr1").exists().then_some(())
     });
-    agent.expect(0, &["alloc", "signal", "-s", "USR1", "-task", "main", short]);
-    let status = agent.expect(0, &["alloc", "status", short]);
-    assert!(status.contains("Signaling"), "{status}");
-    assert!(status.contains("Task being sent signal SIGUSR1"), "{status}");
+    agent.expect(
+        0,
+        &["alloc", "signal", "-s", "USR1", "-task", "main", short],
+    );
+    // Task events reach the servers in the client's next batch of updates.
+    wait_for(Duration::from_secs(30), "the Signaling event", || {
+        let status = agent.expect(0, &["alloc", "status", short]);
+        (status.contains("Signaling") && status.contains("Task being sent signal SIGUSR1"))
+            .then_some(())
+    });
     assert!(alive(first), "a trapped signal leaves the task running");
 
     // A restart in place: a new process, the old one gone, the event shown.
@@ -118,10 +121,18 @@ fn signal_restart_and_exec_reach_the_running_task() {
         (!alive(first)).then_some(())
     });
     assert!(alive(second));
-    let status = agent.expect(0, &["alloc", "status", short]);
-    assert!(status.contains("Restart Signaled"), "{status}");
-    assert!(status.contains("User requested restart"), "{status}");
-    assert_eq!(agent.alloc_statuses("ops"), ["running"]);
+    wait_for(
+        Duration::from_secs(30),
+        "the Restart Signaled event",
+        || {
+            let status = agent.expect(0, &["alloc", "status", short]);
+            (status.contains("Restart Signaled")
+                && status.contains("User requested restart")
+                && status.contains("Total Restarts = 1"))
+            .then_some(())
+        },
+    );
+    agent.wait_allocs("ops", "running");
     agent.expect(0, &["alloc", "restart", "-task", "main", short]);
     wait_for(Duration::from_secs(60), "a third start", || {
         (pids(dir).len() >= 3).then_some(())
@@ -154,20 +165,48 @@ fn signal_restart_and_exec_reach_the_running_task() {
     });
 
     // Bad input: one line each, exit 1, nothing changed.
-    refused(&agent, &["alloc", "signal", "-s", "SIGNOPE", short], "SIGNOPE");
-    refused(&agent, &["alloc", "signal", "-task", "nope", short], "no task \"nope\"");
-    refused(&agent, &["alloc", "restart", "-task", "nope", short], "no task \"nope\"");
-    refused(&agent, &["alloc", "exec", "-task", "nope", short, "true"], "no task \"nope\"");
+    refused(
+        &agent,
+        &["alloc", "signal", "-s", "SIGNOPE", short],
+        "SIGNOPE",
+    );
+    refused(
+        &agent,
+        &["alloc", "signal", "-task", "nope", short],
+        "no task \"nope\"",
+    );
+    refused(
+        &agent,
+        &["alloc", "restart", "-task", "nope", short],
+        "no task \"nope\"",
+    );
+    refused(
+        &agent,
+        &["alloc", "exec", "-task", "nope", short, "true"],
+        "no task \"nope\"",
+    );
     refused(&agent, &["alloc", "signal", "ffffffff"], "no allocation");
     refused(&agent, &["alloc", "restart", "ffffffff"], "no allocation");
-    refused(&agent, &["alloc", "exec", "ffffffff", "true"], "no allocation");
+    refused(
+        &agent,
+        &["alloc", "exec", "ffffffff", "true"],
+        "no allocation",
+    );
     refused(
         &agent,
         &["alloc", "exec", short, "/no/such/binary"],
         "/no/such/binary",
     );
-    refused(&agent, &["alloc", "exec", "-i", short, "true"], "interactive exec");
-    refused(&agent, &["alloc", "exec", "-t", short, "true"], "streaming driver");
+    refused(
+        &agent,
+        &["alloc", "exec", "-i", short, "true"],
+        "interactive exec",
+    );
+    refused(
+        &agent,
+        &["alloc", "exec", "-t", short, "true"],
+        "streaming driver",
+    );
     refused(
         &agent,
         &["alloc", "restart", "-all-tasks", "-task", "main", short],
@@ -178,7 +217,11 @@ fn signal_restart_and_exec_reach_the_running_task() {
     // A stopped allocation takes no operation.
     agent.expect(0, &["job", "stop", "ops"]);
     agent.wait_allocs("ops", "complete");
-    refused(&agent, &["alloc", "signal", "-s", "USR1", short], "terminal");
+    refused(
+        &agent,
+        &["alloc", "signal", "-s", "USR1", short],
+        "terminal",
+    );
     refused(&agent, &["alloc", "restart", short], "terminal");
     refused(&agent, &["alloc", "exec", short, "true"], "terminal");
     let st = agent.expect(0, &["alloc", "status", "-stats", short]);

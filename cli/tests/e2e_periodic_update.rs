@@ -114,7 +114,10 @@ fn periodic_children_complete_and_updates_replace_allocations() {
     let work = tempfile::tempdir().expect("temp dir");
 
     // A cron every two seconds launches children, each running to completion.
-    agent.expect(0, &["run", &periodic_job(work.path(), "tick", "*/2 * * * * * *")]);
+    agent.expect(
+        0,
+        &["run", &periodic_job(work.path(), "tick", "*/2 * * * * * *")],
+    );
     let child = wait_for(Duration::from_secs(60), "a periodic child", || {
         children(&agent, "tick").into_iter().next()
     });
@@ -122,7 +125,10 @@ fn periodic_children_complete_and_updates_replace_allocations() {
     agent.expect(0, &["job", "stop", "tick"]);
 
     // `periodic force` launches a yearly job now.
-    agent.expect(0, &["run", &periodic_job(work.path(), "yearly", "0 0 1 1 *")]);
+    agent.expect(
+        0,
+        &["run", &periodic_job(work.path(), "yearly", "0 0 1 1 *")],
+    );
     assert!(children(&agent, "yearly").is_empty());
     let out = agent.expect(0, &["job", "periodic", "force", "yearly"]);
     assert!(out.contains("Evaluation"), "{out}");
@@ -130,12 +136,15 @@ fn periodic_children_complete_and_updates_replace_allocations() {
         children(&agent, "yearly").into_iter().next()
     });
     agent.wait_allocs(&child, "complete");
-    let out = agent.expect(0, &["alloc", "status", "-verbose", &{
-        let v: serde_json::Value =
-            serde_json::from_str(&agent.expect(0, &["job", "allocs", "-json", &child]))
-                .expect("allocs JSON");
-        v[0]["ID"].as_str().expect("an alloc").to_string()
-    }]);
+    let out = agent.expect(
+        0,
+        &["alloc", "status", "-verbose", &{
+            let v: serde_json::Value =
+                serde_json::from_str(&agent.expect(0, &["job", "allocs", "-json", &child]))
+                    .expect("allocs JSON");
+            v[0]["ID"].as_str().expect("an alloc").to_string()
+        }],
+    );
     assert!(out.contains("Exit Code: 0"), "{out}");
 
     // An update without an update block: the new version replaces both
@@ -149,16 +158,20 @@ fn periodic_children_complete_and_updates_replace_allocations() {
     });
     assert!(process_with(&old));
     agent.expect(0, &["run", &service_job(work.path(), &new)]);
-    wait_for(Duration::from_secs(120), "the new version replacing the old", || {
-        let a = allocs(&agent, "svc");
-        let running: Vec<_> = a.iter().filter(|(_, d, _)| d == "run").collect();
-        let replaced = running.len() == 2
-            && running.iter().all(|(v, _, c)| *v == 1 && c == "running")
-            && a.iter()
-                .filter(|(v, _, _)| *v == 0)
-                .all(|(_, d, c)| d == "stop" && c == "complete");
-        replaced.then_some(())
-    });
+    wait_for(
+        Duration::from_secs(120),
+        "the new version replacing the old",
+        || {
+            let a = allocs(&agent, "svc");
+            let running: Vec<_> = a.iter().filter(|(_, d, _)| d == "run").collect();
+            let replaced = running.len() == 2
+                && running.iter().all(|(v, _, c)| *v == 1 && c == "running")
+                && a.iter()
+                    .filter(|(v, _, _)| *v == 0)
+                    .all(|(_, d, c)| d == "stop" && c == "complete");
+            replaced.then_some(())
+        },
+    );
     wait_for(Duration::from_secs(60), "the old processes to end", || {
         (!process_with(&old)).then_some(())
     });

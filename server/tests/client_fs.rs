@@ -129,11 +129,13 @@ impl ClientApi for DirClient {
         argv: Vec<String>,
         _timeout: std::time::Duration,
     ) -> futures::future::BoxFuture<'static, Result<ExecResult, ClientApiError>> {
-        let r = self.check_task(alloc, task.as_deref()).map(|()| ExecResult {
-            exit_code: 3,
-            stdout: argv.join(" ").into_bytes(),
-            stderr: Vec::new(),
-        });
+        let r = self
+            .check_task(alloc, task.as_deref())
+            .map(|()| ExecResult {
+                exit_code: 3,
+                stdout: argv.join(" ").into_bytes(),
+                stderr: Vec::new(),
+            });
         Box::pin(std::future::ready(r))
     }
 }

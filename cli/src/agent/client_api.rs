@@ -9,11 +9,11 @@
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use futures::future::BoxFuture;
 use sched_client::Client;
+use sched_client::ClientError;
 use sched_client::logs::{Cursor, LogError, LogReader, Origin, Stream};
 use sched_core::model::{AllocId, NodeId};
-use futures::future::BoxFuture;
-use sched_client::ClientError;
 use sched_server::http::{ClientApi, ClientApiError, ExecResult, LogPos, LogRead, LogSource};
 use serde_json::{Value, json};
 

@@ -176,11 +176,17 @@ fn task_usage(stats: &serde_json::Value, task: &str) -> String {
     let row = vec![
         bytes(num(&u["MemoryStats"]["RSS"])),
         bytes(num(&u["MemoryStats"]["Usage"])),
-        format!("{:.0} ms", u["CpuStats"]["TotalTicks"].as_f64().unwrap_or(0.0)),
+        format!(
+            "{:.0} ms",
+            u["CpuStats"]["TotalTicks"].as_f64().unwrap_or(0.0)
+        ),
         pids.to_string(),
     ];
     format!(
         "\nTask Resources:\n{}",
-        table(&["Memory RSS", "Memory Usage", "CPU Time", "Processes"], &[row])
+        table(
+            &["Memory RSS", "Memory Usage", "CPU Time", "Processes"],
+            &[row]
+        )
     )
 }

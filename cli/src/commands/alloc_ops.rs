@@ -55,10 +55,10 @@ pub struct ExecArgs {
     #[arg(long)]
     pub task: Option<String>,
     /// Interactive stdin: only `-i=false` is supported (see docs/agent.md).
-    #[arg(short = 'i', long = "i", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    #[arg(short = 'i', long = "i", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub stdin: Option<bool>,
     /// A terminal: only `-t=false` is supported (see docs/agent.md).
-    #[arg(short = 't', long = "t", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    #[arg(short = 't', long = "t", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub tty: Option<bool>,
     /// The allocation ID (or a unique prefix).
     pub alloc: String,

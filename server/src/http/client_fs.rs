@@ -26,8 +26,8 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures::future::BoxFuture;
 use base64::Engine;
+use futures::future::BoxFuture;
 use sched_core::model::{AllocId, NodeId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -845,7 +845,8 @@ async fn op_target(
     if let Some(client) = local_for(ctx, alloc) {
         return Ok(Ok(client));
     }
-    let forwarded = forward_with(ctx, headers, uri, Some(alloc), None, Some(body), Some(wait)).await?;
+    let forwarded =
+        forward_with(ctx, headers, uri, Some(alloc), None, Some(body), Some(wait)).await?;
     Ok(Err(forwarded))
 }
 
@@ -909,7 +910,9 @@ async fn alloc_exec(
 ) -> Result<Response, ApiError> {
     let req: ExecRequest = body_of(&body)?;
     if req.command.first().is_none_or(|c| c.is_empty()) {
-        return Err(ApiError::bad("Command: required, the command and its arguments"));
+        return Err(ApiError::bad(
+            "Command: required, the command and its arguments",
+        ));
     }
     if req.command.iter().map(String::len).sum::<usize>() > MAX_EXEC_ARGV_BYTES {
         return Err(ApiError::bad(format!(
