@@ -1046,30 +1046,10 @@ impl Runner {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let timeout = self
-            .spec
-            .task
-            .kill_timeout
-            .map(|d| d.to_std())
-            .unwrap_or(DEFAULT_KILL_TIMEOUT);
-        self.push(events::killing(timeout, reason));
+        self.push(events::killing(self.kill_timeout(), reason));
         self.publish();
-        let signal = self.spec.task.kill_signal.clone().filter(|s| !s.is_empty());
-        let (d, h) = (driver.clone(), handle.clone());
-        let stopped = tokio::task::spawn_blocking(move || {
-            let r = d.stop_task(&h, timeout, signal.as_deref());
-            // A successful stop ends the task; the exit, if the driver
-            // knows it, is recorded.
-            let exit = d.wait_task(&h, Duration::ZERO).ok().flatten();
-            let destroyed = d.destroy_task(&h, true);
-            (r, exit, destroyed)
-        })
-        .await;
-        match stopped {
-            Ok((Ok(()), exit, destroyed)) => {
-                if let Err(e) = destroyed {
-                    tracing::warn!(task = %self.name, error = %e, "destroying the killed task");
-                }
+        match self.stop_task(driver, handle).await {
+            (Ok(()), exit) => {
                 if let Some(exit) = exit {
                     self.push(events::terminated(
                         exit.exit_code,
@@ -1079,17 +1059,11 @@ impl Runner {
                 }
                 self.push(events::event(events::KILLED, "Task successfully killed"));
             }
-            Ok((Err(e), _, _)) => {
+            (Err(e), _) => {
                 let mut ev =
                     events::event(events::KILLED, format!("Task failed to be killed: {e}"));
                 ev.driver_error = e.to_string();
                 self.push(ev);
-            }
-            Err(e) => {
-                self.push(events::event(
-                    events::KILLED,
-                    format!("Task failed to be killed: {e}"),
-                ));
             }
         }
         self.finish(failed);
@@ -1099,6 +1073,34 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn operations_need_a_running_task_and_a_live_runner() {
+        let (tx, rx) = mpsc::channel(1);
+        let (state_tx, state) = watch::channel(TaskState {
+            state: PENDING.into(),
+            ..TaskState::default()
+        });
+        let ops = TaskOps {
+            name: "web".into(),
+            tx,
+            state,
+        };
+        assert!(matches!(
+            ops.signal("SIGUSR1").await,
+            Err(TaskOpError::NotRunning(t)) if t == "web"
+        ));
+        // Running, but the runner is gone: refused, not waited for.
+        state_tx.send_replace(TaskState {
+            state: RUNNING.into(),
+            ..TaskState::default()
+        });
+        drop(rx);
+        assert!(matches!(
+            ops.restart(Duration::ZERO).await,
+            Err(TaskOpError::NotRunning(_))
+        ));
+    }
 
     #[test]
     fn hostnames_from_alloc_names() {
