@@ -106,7 +106,7 @@ fn task_name(
         .flat_map(|g| g.tasks.iter().flatten())
         .filter_map(|t| t.name.clone())
         .collect();
-    if !tasks.iter().any(|t| *t == named) {
+    if !tasks.contains(&named) {
         return Err(user(format!(
             "error: allocation {} has no task {named:?} (its tasks: {})",
             short(&alloc.id.0),
