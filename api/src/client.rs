@@ -22,6 +22,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Slack over a blocking query's wait (the agent adds jitter and may be busy).
 const BLOCKING_SLACK: Duration = Duration::from_secs(30);
+/// The longest an agent lets an `exec` command run.
+const EXEC_WAIT: Duration = Duration::from_secs(300);
 
 /// Characters kept as they are in a path segment (IDs hold `/` only in
 /// dispatched and periodic children, which must be escaped).
@@ -457,6 +459,103 @@ impl Client {
             None,
         )
         .await
+    }
+
+    /// `POST /v1/client/allocation/:id/signal`: `signal` to `task`, or to
+    /// every running task of the allocation.
+    pub async fn signal_allocation(
+        &self,
+        id: &str,
+        task: Option<&str>,
+        signal: &str,
+    ) -> Result<(), Error> {
+        let body = json!({"Task": task.unwrap_or(""), "Signal": signal});
+        self.write::<_, Value>(
+            Method::POST,
+            &format!("/v1/client/allocation/{}/signal", seg(id)),
+            &[],
+            Some(&body),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `POST /v1/client/allocation/:id/restart`: restarts `task` in place,
+    /// or every running task of the allocation.
+    pub async fn restart_allocation(
+        &self,
+        id: &str,
+        task: Option<&str>,
+        all_tasks: bool,
+    ) -> Result<(), Error> {
+        let body = json!({"TaskName": task.unwrap_or(""), "AllTasks": all_tasks});
+        self.write::<_, Value>(
+            Method::POST,
+            &format!("/v1/client/allocation/{}/restart", seg(id)),
+            &[],
+            Some(&body),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `POST /v1/client/allocation/:id/exec`: runs `command` once in `task`
+    /// (or the allocation's only task) and answers its exit code and output.
+    /// Waits as long as the agent lets a command run (5 minutes) and a little.
+    pub async fn exec_allocation(
+        &self,
+        id: &str,
+        task: Option<&str>,
+        command: &[String],
+    ) -> Result<ExecResponse, Error> {
+        use base64::Engine;
+        let path = format!("/v1/client/allocation/{}/exec", seg(id));
+        let body = serde_json::to_vec(&json!({"Task": task.unwrap_or(""), "Command": command}))
+            .map_err(|e| Error::Decode {
+                path: path.clone(),
+                reason: format!("request body: {e}"),
+            })?;
+        let (resp, _) = self
+            .send(
+                Method::POST,
+                &path,
+                &[],
+                Some(body),
+                EXEC_WAIT + BLOCKING_SLACK,
+            )
+            .await?;
+        let v: Value = self.decode(&path, resp).await?;
+        let stream = |k: &str| -> Result<Vec<u8>, Error> {
+            base64::engine::general_purpose::STANDARD
+                .decode(v[k].as_str().unwrap_or(""))
+                .map_err(|e| Error::Decode {
+                    path: path.clone(),
+                    reason: format!("{k}: {e}"),
+                })
+        };
+        Ok(ExecResponse {
+            exit_code: v["ExitCode"]
+                .as_i64()
+                .and_then(|c| i32::try_from(c).ok())
+                .ok_or_else(|| Error::Decode {
+                    path: path.clone(),
+                    reason: "ExitCode: missing or not a number".into(),
+                })?,
+            stdout: stream("Stdout")?,
+            stderr: stream("Stderr")?,
+        })
+    }
+
+    /// `GET /v1/client/allocation/:id/stats`: the allocation's and each
+    /// task's usage (Nomad's `AllocResourceUsage`).
+    pub async fn allocation_stats(&self, id: &str) -> Result<Value, Error> {
+        Ok(self
+            .query(
+                &format!("/v1/client/allocation/{}/stats", seg(id)),
+                &QueryOptions::default(),
+            )
+            .await?
+            .0)
     }
 
     /// `GET /v1/evaluations`.

@@ -400,3 +400,15 @@ pub struct TaskGroupSummary {
     /// On disconnected nodes.
     pub unknown: i64,
 }
+
+/// What `POST /v1/client/allocation/:id/exec` answers: the command's exit
+/// code and output (base64 on the wire, decoded here).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecResponse {
+    /// The command's exit code (128 + the signal when a signal ended it).
+    pub exit_code: i32,
+    /// Its standard output.
+    pub stdout: Vec<u8>,
+    /// Its standard error.
+    pub stderr: Vec<u8>,
+}

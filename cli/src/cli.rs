@@ -114,10 +114,12 @@ pub enum AllocCommand {
     Stop(alloc::AllocArgs),
     /// Show a task's stdout or stderr.
     Logs(Box<crate::commands::alloc_logs::AllocLogsArgs>),
-    /// Send a signal to a task.
-    Signal(Later),
-    /// Restart a task.
-    Restart(Later),
+    /// Send a signal to a task (or every running task) of an allocation.
+    Signal(crate::commands::alloc_ops::SignalArgs),
+    /// Restart a task (or every running task) of an allocation in place.
+    Restart(crate::commands::alloc_ops::RestartArgs),
+    /// Run a command in a running task and print its output.
+    Exec(crate::commands::alloc_ops::ExecArgs),
 }
 
 /// `sched eval ...`
@@ -212,7 +214,15 @@ pub struct Later {
 
 /// Turns Nomad-style `-flag` into `--flag` (`-var=x` into `--var=x`), leaving
 /// short flags (`-h`, `-V`), negative numbers, `-` and everything after `--` alone.
+///
+/// `alloc exec` passes its command line through untouched: everything from
+/// the command (the second positional argument) on belongs to the command.
 pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let exec =
+        args.get(1).is_some_and(|a| a == "alloc") && args.get(2).is_some_and(|a| a == "exec");
+    let mut positionals = 0usize;
+    let mut value_next = false;
     let mut out = Vec::new();
     let mut passthrough = false;
     for (i, arg) in args.into_iter().enumerate() {
@@ -224,6 +234,19 @@ pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
             out.push(arg);
             continue;
         };
+        if exec && i > 2 {
+            if value_next {
+                value_next = false;
+            } else if !s.starts_with('-') {
+                positionals += 1;
+                if positionals == 2 {
+                    passthrough = true;
+                }
+            } else {
+                let name = s.trim_start_matches('-');
+                value_next = !name.contains('=') && matches!(name, "task" | "address");
+            }
+        }
         if s == "--" {
             passthrough = true;
             out.push(arg);
@@ -277,6 +300,31 @@ mod tests {
                 "--",
                 "-x"
             ]
+        );
+    }
+
+    #[test]
+    fn an_exec_command_line_is_left_as_it_is() {
+        assert_eq!(
+            norm(&[
+                "sched", "alloc", "exec", "-task", "web", "-i=false", "ab12", "sh", "-lc", "-x"
+            ]),
+            [
+                "sched",
+                "alloc",
+                "exec",
+                "--task",
+                "web",
+                "--i=false",
+                "ab12",
+                "sh",
+                "-lc",
+                "-x"
+            ]
+        );
+        assert_eq!(
+            norm(&["sched", "alloc", "signal", "-task", "web", "ab12"]),
+            ["sched", "alloc", "signal", "--task", "web", "ab12"]
         );
     }
 

@@ -7,6 +7,7 @@
 //! (including failover); running an allocation is the alloc runner's.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -17,11 +18,11 @@ use tokio::task::JoinHandle;
 use crate::allocrunner::{self, AllocContext, AllocRunnerHandle, AllocView};
 use crate::config::ClientConfig;
 use crate::conn::{ConnError, ServerConn};
-use crate::driver_host::DriverHost;
+use crate::driver_host::{DriverHost, ExecOutput};
 use crate::fingerprint::{self, FingerprintError};
 use crate::logs::{LogError, LogReader, Stream};
 use crate::state::{LocalState, StateError};
-use crate::taskrunner::RunnerServices;
+use crate::taskrunner::{RunnerServices, TaskOps};
 use crate::updates::UpdateSink;
 
 /// Why the client could not start or answer.
@@ -50,6 +51,24 @@ pub enum ClientError {
     /// Logs could not be read.
     #[error(transparent)]
     Logs(#[from] LogError),
+    /// The allocation ended; nothing in it can be signalled, restarted or
+    /// exec'd into.
+    #[error("allocation {0} is terminal: its tasks no longer run")]
+    AllocTerminal(String),
+    /// No task of the allocation runs.
+    #[error("no task of allocation {0} is running")]
+    NothingRunning(String),
+    /// The allocation has several tasks and none was named.
+    #[error("allocation {alloc} has several tasks ({tasks}): name one")]
+    TaskRequired {
+        /// The allocation.
+        alloc: String,
+        /// Its tasks, comma separated.
+        tasks: String,
+    },
+    /// A signal, restart or exec failed.
+    #[error(transparent)]
+    TaskOp(#[from] crate::taskrunner::TaskOpError),
 }
 
 /// The node's usage at the last sample.
@@ -252,6 +271,129 @@ impl Client {
             });
         }
         Ok(LogReader::new(&r.alloc_dir().logs(), task, stream))
+    }
+
+    /// The tasks of `alloc` an operation applies to: `task` alone (which
+    /// must exist), else every running one.
+    fn task_ops(
+        &self,
+        alloc: &AllocId,
+        task: Option<&str>,
+    ) -> Result<(Vec<TaskOps>, Arc<Allocation>), ClientError> {
+        let map = lock(&self.inner.allocs);
+        let r = map
+            .get(alloc)
+            .ok_or_else(|| ClientError::UnknownAlloc(alloc.to_string()))?;
+        if let Some(t) = task
+            && !r.task_names().iter().any(|n| n == t)
+        {
+            return Err(ClientError::UnknownTask {
+                alloc: alloc.to_string(),
+                task: t.to_string(),
+            });
+        }
+        if r.view().done || r.is_finished() {
+            return Err(ClientError::AllocTerminal(alloc.to_string()));
+        }
+        let ops = r.task_ops();
+        let picked: Vec<TaskOps> = match task {
+            Some(t) => match ops.get(t) {
+                Some(o) => vec![o.clone()],
+                None => {
+                    return Err(crate::taskrunner::TaskOpError::NotRunning(t.to_string()).into());
+                }
+            },
+            None => ops.into_values().filter(TaskOps::is_running).collect(),
+        };
+        if picked.is_empty() {
+            return Err(ClientError::NothingRunning(alloc.to_string()));
+        }
+        Ok((picked, Arc::clone(r.alloc())))
+    }
+
+    /// Sends `signal` to one task of `alloc`, or to each of its running
+    /// tasks (`alloc signal`). The signal name is the driver's to check.
+    /// The lookup happens now; the returned future does the rest without
+    /// borrowing the client.
+    pub fn signal(
+        &self,
+        alloc: &AllocId,
+        task: Option<&str>,
+        signal: &str,
+    ) -> impl Future<Output = Result<(), ClientError>> + Send + use<> {
+        let picked = self.task_ops(alloc, task);
+        let (alloc, signal) = (alloc.clone(), signal.to_string());
+        async move {
+            let (ops, _) = picked?;
+            for o in ops {
+                tracing::info!(alloc_id = %alloc, task = o.name(), signal = %signal, "signalling task");
+                o.signal(&signal).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Restarts one task of `alloc` in place, or each of its running tasks
+    /// (`alloc restart`). Tasks that already ended (finished lifecycle
+    /// hooks) are not run again.
+    pub fn restart(
+        &self,
+        alloc: &AllocId,
+        task: Option<&str>,
+    ) -> impl Future<Output = Result<(), ClientError>> + Send + use<> {
+        let picked = self.task_ops(alloc, task);
+        let alloc = alloc.clone();
+        async move {
+            let (ops, a) = picked?;
+            for o in ops {
+                tracing::info!(alloc_id = %alloc, task = o.name(), "restarting task");
+                o.restart(kill_timeout(&a, o.name())).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Runs `argv` in a running task of `alloc` (`alloc exec`): `task`, or
+    /// the group's only task.
+    pub fn exec(
+        &self,
+        alloc: &AllocId,
+        task: Option<&str>,
+        argv: Vec<String>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<ExecOutput, ClientError>> + Send + use<> {
+        let picked = self.exec_target(alloc, task);
+        let alloc = alloc.clone();
+        async move {
+            let (ops, _) = picked?;
+            let Some(o) = ops.into_iter().next() else {
+                return Err(ClientError::NothingRunning(alloc.to_string()));
+            };
+            tracing::info!(alloc_id = %alloc, task = o.name(), command = ?argv.first(), "exec in task");
+            Ok(o.exec(argv, timeout).await?)
+        }
+    }
+
+    /// The task an exec goes to: the one named, else the group's only task.
+    fn exec_target(
+        &self,
+        alloc: &AllocId,
+        task: Option<&str>,
+    ) -> Result<(Vec<TaskOps>, Arc<Allocation>), ClientError> {
+        if task.is_some() {
+            return self.task_ops(alloc, task);
+        }
+        let names = lock(&self.inner.allocs)
+            .get(alloc)
+            .map(AllocRunnerHandle::task_names)
+            .ok_or_else(|| ClientError::UnknownAlloc(alloc.to_string()))?;
+        match names.as_slice() {
+            [only] => self.task_ops(alloc, Some(only)),
+            _ => Err(ClientError::TaskRequired {
+                alloc: alloc.to_string(),
+                tasks: names.join(", "),
+            }),
+        }
     }
 
     /// The node's usage at the last sample.
@@ -673,6 +815,21 @@ impl Inner {
 /// is taken as it is.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The kill timeout of `task` in `alloc`'s group (Nomad's default when unset).
+fn kill_timeout(alloc: &Allocation, task: &str) -> Duration {
+    alloc
+        .job
+        .as_ref()
+        .and_then(|j| j.task_groups.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|g| g.name.as_deref() == Some(alloc.task_group.as_str()))
+        .flat_map(|g| g.tasks.iter().flatten())
+        .find(|t| t.name.as_deref() == Some(task))
+        .and_then(|t| t.kill_timeout)
+        .map_or(crate::taskrunner::DEFAULT_KILL_TIMEOUT, |d| d.to_std())
 }
 
 /// How full the file system of `dir` is, in percent.

@@ -12,8 +12,8 @@ use sched_core::model::{AllocId, NodeId};
 use sched_scheduler::mock;
 use sched_server::fsm::Command;
 use sched_server::http::{
-    ClientApi, ClientApiError, ClientSlot, LogPos, LogRead, LogSource, TestBackend, client_router,
-    serve,
+    ClientApi, ClientApiError, ClientSlot, ExecResult, LogPos, LogRead, LogSource, TestBackend,
+    client_router, serve,
 };
 use serde_json::{Value, json};
 
@@ -97,6 +97,62 @@ impl ClientApi for DirClient {
 
     fn alloc_stats(&self, alloc: &AllocId) -> Option<Value> {
         self.alloc_dir(alloc).map(|_| json!({"Tasks": {}}))
+    }
+
+    fn signal(
+        &self,
+        alloc: &AllocId,
+        task: Option<String>,
+        signal: String,
+    ) -> futures::future::BoxFuture<'static, Result<(), ClientApiError>> {
+        let r = self
+            .check_task(alloc, task.as_deref())
+            .and_then(|()| match signal.as_str() {
+                "SIGUSR1" | "SIGKILL" => Ok(()),
+                other => Err(ClientApiError::Refused(format!("unknown signal {other:?}"))),
+            });
+        Box::pin(std::future::ready(r))
+    }
+
+    fn restart(
+        &self,
+        alloc: &AllocId,
+        task: Option<String>,
+    ) -> futures::future::BoxFuture<'static, Result<(), ClientApiError>> {
+        Box::pin(std::future::ready(self.check_task(alloc, task.as_deref())))
+    }
+
+    fn exec(
+        &self,
+        alloc: &AllocId,
+        task: Option<String>,
+        argv: Vec<String>,
+        _timeout: std::time::Duration,
+    ) -> futures::future::BoxFuture<'static, Result<ExecResult, ClientApiError>> {
+        let r = self
+            .check_task(alloc, task.as_deref())
+            .map(|()| ExecResult {
+                exit_code: 3,
+                stdout: argv.join(" ").into_bytes(),
+                stderr: Vec::new(),
+            });
+        Box::pin(std::future::ready(r))
+    }
+}
+
+impl DirClient {
+    /// Whether the alloc is here and has the task (`web`, the only one).
+    fn check_task(&self, alloc: &AllocId, task: Option<&str>) -> Result<(), ClientApiError> {
+        if self.alloc_dir(alloc).is_none() {
+            return Err(ClientApiError::UnknownAlloc(alloc.to_string()));
+        }
+        match task {
+            None | Some("web") => Ok(()),
+            Some(t) => Err(ClientApiError::UnknownTask {
+                alloc: alloc.to_string(),
+                task: t.to_string(),
+            }),
+        }
     }
 }
 
@@ -235,6 +291,54 @@ async fn forwards_and_confines() {
         let (st, body) = get(path.clone()).await;
         assert_eq!(st, want, "{path}: {body}");
     }
+
+    // Signal, restart and exec are forwarded as POSTs with their bodies.
+    let post = |path: String, body: &'static str| {
+        let http = http.clone();
+        let server_addr = server_addr.clone();
+        async move {
+            let r = http
+                .post(format!("http://{server_addr}{path}"))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (st, body) = post(
+        format!("/v1/client/allocation/{id}/signal"),
+        r#"{"Signal":"SIGUSR1","Task":"web"}"#,
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let (st, body) = post(format!("/v1/client/allocation/{id}/restart"), "").await;
+    assert_eq!(st, 200, "{body}");
+    let (st, body) = post(
+        format!("/v1/client/allocation/{id}/exec"),
+        r#"{"Task":"web","Command":["echo","hi"]}"#,
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let out: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(out["ExitCode"], 3);
+    let stdout = base64::engine::general_purpose::STANDARD
+        .decode(out["Stdout"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(stdout, b"echo hi");
+    for (path, body, want) in [
+        ("signal", r#"{"Signal":"SIGNOPE"}"#, 400),
+        ("signal", r#"{"Task":"db"}"#, 404),
+        ("signal", "{not json", 400),
+        ("restart", r#"{"TaskName":"web","AllTasks":true}"#, 400),
+        ("exec", r#"{"Task":"web"}"#, 400),
+        ("exec", r#"{"Command":[""]}"#, 400),
+    ] {
+        let (st, text) = post(format!("/v1/client/allocation/{id}/{path}"), body).await;
+        assert_eq!(st, want, "{path} {body}: {text}");
+    }
+    let (st, _) = post("/v1/client/allocation/unknown/restart".into(), "").await;
+    assert_eq!(st, 404);
 
     // A node that does not hold the alloc does not forward a forwarded
     // request again.

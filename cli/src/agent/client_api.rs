@@ -2,16 +2,19 @@
 //! [`ClientApi`] seam implemented over the running [`Client`].
 //!
 //! Owns only the translation of the client's views (logs, usage, alloc
-//! dirs) into what the HTTP layer asks; routing, confinement of paths and
+//! dirs) and operations (signal, restart, exec) into what the HTTP layer
+//! asks; routing, confinement of paths and
 //! forwarding live in `sched_server::http`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use futures::future::BoxFuture;
 use sched_client::Client;
+use sched_client::ClientError;
 use sched_client::logs::{Cursor, LogError, LogReader, Origin, Stream};
 use sched_core::model::{AllocId, NodeId};
-use sched_server::http::{ClientApi, ClientApiError, LogPos, LogRead, LogSource};
+use sched_server::http::{ClientApi, ClientApiError, ExecResult, LogPos, LogRead, LogSource};
 use serde_json::{Value, json};
 
 /// The running client as the HTTP layer sees it; empty once the client
@@ -62,6 +65,20 @@ impl LogSource for Logs {
             },
         })
     }
+}
+
+/// A client's refusal as the HTTP layer words it.
+fn op_err(e: ClientError) -> ClientApiError {
+    match e {
+        ClientError::UnknownAlloc(a) => ClientApiError::UnknownAlloc(a),
+        ClientError::UnknownTask { alloc, task } => ClientApiError::UnknownTask { alloc, task },
+        other => ClientApiError::Refused(other.to_string()),
+    }
+}
+
+/// The error of a client that stopped meanwhile.
+fn gone(alloc: &AllocId) -> ClientApiError {
+    ClientApiError::UnknownAlloc(alloc.to_string())
 }
 
 impl ClientApi for SharedClient {
@@ -152,5 +169,49 @@ impl ClientApi for SharedClient {
             },
             "Tasks": tasks,
         }))
+    }
+
+    fn signal(
+        &self,
+        alloc: &AllocId,
+        task: Option<String>,
+        signal: String,
+    ) -> BoxFuture<'static, Result<(), ClientApiError>> {
+        // Checked here so a typo is refused before any task sees an event.
+        if let Err(e) = sched_client::driver_host::capabilities::process::parse_signal(&signal) {
+            return Box::pin(std::future::ready(Err(ClientApiError::Refused(e))));
+        }
+        let fut = self.with(|c| Some(c.signal(alloc, task.as_deref(), &signal)));
+        let alloc = alloc.clone();
+        Box::pin(async move { fut.ok_or_else(|| gone(&alloc))?.await.map_err(op_err) })
+    }
+
+    fn restart(
+        &self,
+        alloc: &AllocId,
+        task: Option<String>,
+    ) -> BoxFuture<'static, Result<(), ClientApiError>> {
+        let fut = self.with(|c| Some(c.restart(alloc, task.as_deref())));
+        let alloc = alloc.clone();
+        Box::pin(async move { fut.ok_or_else(|| gone(&alloc))?.await.map_err(op_err) })
+    }
+
+    fn exec(
+        &self,
+        alloc: &AllocId,
+        task: Option<String>,
+        argv: Vec<String>,
+        timeout: std::time::Duration,
+    ) -> BoxFuture<'static, Result<ExecResult, ClientApiError>> {
+        let fut = self.with(|c| Some(c.exec(alloc, task.as_deref(), argv, timeout)));
+        let alloc = alloc.clone();
+        Box::pin(async move {
+            let out = fut.ok_or_else(|| gone(&alloc))?.await.map_err(op_err)?;
+            Ok(ExecResult {
+                exit_code: out.exit.exit_code,
+                stdout: out.stdout,
+                stderr: out.stderr,
+            })
+        })
     }
 }

@@ -1,5 +1,5 @@
-//! `sched alloc status | stop`. `alloc logs`, `signal` and `restart` need
-//! the client endpoints and are answered elsewhere.
+//! `sched alloc status [-stats] | stop`. `alloc logs`, `signal`, `restart`
+//! and `exec` live in their own modules.
 
 use sched_api::QueryOptions;
 
@@ -19,6 +19,9 @@ pub struct AllocArgs {
     /// Return at once instead of monitoring the evaluation (stop).
     #[arg(long)]
     pub detach: bool,
+    /// Show each task's resource usage from its node (status).
+    #[arg(long)]
+    pub stats: bool,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -26,12 +29,21 @@ pub struct AllocArgs {
 /// `alloc status ID`: the allocation, then each task's state and events.
 pub fn status(args: &AllocArgs) -> anyhow::Result<()> {
     let p = args.id.clone();
-    let alloc = block(&args.api, |c| async move {
+    let want_stats = args.stats;
+    let (alloc, stats) = block(&args.api, |c| async move {
         let id = alloc_id(&c, &p).await?;
-        Ok(c.allocation(&id, &QueryOptions::default())
+        let alloc = c
+            .allocation(&id, &QueryOptions::default())
             .await
             .map_err(api_err)?
-            .0)
+            .0;
+        // A finished allocation has no usage to show; that is no error.
+        let stats = if want_stats && !terminal(&alloc) {
+            Some(c.allocation_stats(&id).await.map_err(api_err)?)
+        } else {
+            None
+        };
+        Ok((alloc, stats))
     })?;
     if args.api.json {
         return super::print_out(&json(&alloc)?);
@@ -74,6 +86,9 @@ pub fn status(args: &AllocArgs) -> anyhow::Result<()> {
             ("Total Restarts", st.restarts.to_string()),
             ("Failed", st.failed.to_string()),
         ]));
+        if let Some(stats) = &stats {
+            s.push_str(&task_usage(stats, task));
+        }
         s.push_str("\nRecent Events:\n");
         let rows: Vec<Vec<String>> = st
             .events
@@ -120,4 +135,58 @@ pub fn stop(args: &AllocArgs) -> anyhow::Result<()> {
         Outcome::Ok => Ok(()),
         Outcome::Failed => Err(silent(2)),
     }
+}
+
+/// Whether the allocation is over (no node runs it any more).
+fn terminal(alloc: &sched_api::Allocation) -> bool {
+    matches!(
+        wire(&alloc.client_status).as_str(),
+        "complete" | "failed" | "lost"
+    ) || matches!(wire(&alloc.desired_status).as_str(), "stop" | "evict")
+}
+
+/// Bytes as Nomad's tables show them (`6.3 MiB`).
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// One task's usage from the node's `/v1/client/allocation/:id/stats`
+/// answer, as `alloc status -stats` prints it.
+fn task_usage(stats: &serde_json::Value, task: &str) -> String {
+    let t = &stats["Tasks"][task];
+    if t.is_null() {
+        return "\nTask Resources:\nno usage sampled (the task is not running)\n".into();
+    }
+    let u = &t["ResourceUsage"];
+    let num = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    let pids = t["Pids"]
+        .as_object()
+        .map_or_else(|| num(&t["Pids"]), |m| m.len() as u64);
+    let row = vec![
+        bytes(num(&u["MemoryStats"]["RSS"])),
+        bytes(num(&u["MemoryStats"]["Usage"])),
+        format!(
+            "{:.0} ms",
+            u["CpuStats"]["TotalTicks"].as_f64().unwrap_or(0.0)
+        ),
+        pids.to_string(),
+    ];
+    format!(
+        "\nTask Resources:\n{}",
+        table(
+            &["Memory RSS", "Memory Usage", "CPU Time", "Processes"],
+            &[row]
+        )
+    )
 }

@@ -3,6 +3,7 @@
 mod agent;
 pub mod alloc;
 pub mod alloc_logs;
+pub mod alloc_ops;
 pub mod config;
 pub mod deployment;
 pub mod eval;
@@ -53,8 +54,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alloc(AllocCommand::Logs(args)) => alloc_logs::run(&args),
         Command::Alloc(AllocCommand::Status(args)) => alloc::status(&args),
         Command::Alloc(AllocCommand::Stop(args)) => alloc::stop(&args),
-        Command::Alloc(AllocCommand::Signal(_)) => later("alloc signal"),
-        Command::Alloc(AllocCommand::Restart(_)) => later("alloc restart"),
+        Command::Alloc(AllocCommand::Signal(args)) => alloc_ops::signal(&args),
+        Command::Alloc(AllocCommand::Restart(args)) => alloc_ops::restart(&args),
+        Command::Alloc(AllocCommand::Exec(args)) => alloc_ops::exec(&args),
         Command::Deployment(cmd) => deployment::run(&cmd),
         Command::Eval(EvalCommand::Status(args)) => eval::status(&args),
         Command::Eval(EvalCommand::List(args)) => eval::list(&args),

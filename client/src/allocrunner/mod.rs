@@ -12,12 +12,16 @@
 //! one was. Running one task is the [`crate::taskrunner`]'s business.
 //! An allocation placed by a deployment also gets its health judged
 //! ([`health`]) and reported with its status.
+//!
+//! It also publishes each task runner's [`TaskOps`] as the runner starts,
+//! so the client can signal, restart or exec in a task without going
+//! through this loop.
 
 pub mod dir;
 pub mod health;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sched_core::model::{Allocation, ClientStatus, Job, Node, Task, TaskGroup, TaskState};
@@ -28,7 +32,7 @@ use crate::conn::AllocUpdate;
 use crate::driver_host::TaskUsage;
 use crate::state::LocalTask;
 use crate::taskrunner::state_names::{DEAD, PENDING, RUNNING};
-use crate::taskrunner::{self, RunnerServices, TaskRunnerHandle, TaskSpec, events};
+use crate::taskrunner::{self, RunnerServices, TaskOps, TaskRunnerHandle, TaskSpec, events};
 use crate::updates::UpdateSink;
 use dir::AllocDir;
 
@@ -100,8 +104,12 @@ pub struct AllocRunnerHandle {
     alloc_dir: AllocDir,
     control: watch::Sender<AllocControl>,
     view: watch::Receiver<AllocView>,
+    ops: TaskOpsMap,
     join: JoinHandle<()>,
 }
+
+/// The user's operations of each started task runner, by task name.
+type TaskOpsMap = Arc<RwLock<BTreeMap<String, TaskOps>>>;
 
 impl AllocRunnerHandle {
     /// The allocation as last received.
@@ -141,6 +149,25 @@ impl AllocRunnerHandle {
                 false
             }
         });
+    }
+
+    /// The user's operations on the tasks whose runners started, by name
+    /// (the latest runner of each).
+    pub fn task_ops(&self) -> BTreeMap<String, TaskOps> {
+        self.ops.read().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// The names of the allocation's tasks, from its group.
+    pub fn task_names(&self) -> Vec<String> {
+        job_and_group(&self.alloc)
+            .map(|(_, g)| {
+                g.tasks
+                    .iter()
+                    .flatten()
+                    .filter_map(|t| t.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Ends the runner, leaving the tasks running (client shutdown).
@@ -194,18 +221,21 @@ pub fn spawn(alloc: Arc<Allocation>, cx: AllocContext) -> AllocRunnerHandle {
     let alloc_dir = AllocDir::new(&cx.alloc_root, alloc.id.as_str());
     let (control_tx, control_rx) = watch::channel(AllocControl::Run);
     let (view_tx, view_rx) = watch::channel(AllocView::default());
+    let ops = TaskOpsMap::default();
     let join = tokio::spawn(run(
         Arc::clone(&alloc),
         alloc_dir.clone(),
         cx,
         control_rx,
         view_tx,
+        Arc::clone(&ops),
     ));
     AllocRunnerHandle {
         alloc,
         alloc_dir,
         control: control_tx,
         view: view_rx,
+        ops,
         join,
     }
 }
@@ -250,6 +280,7 @@ async fn run(
     cx: AllocContext,
     mut control: watch::Receiver<AllocControl>,
     view_tx: watch::Sender<AllocView>,
+    ops: TaskOpsMap,
 ) {
     // Each allocation wakes on its own tasks' changes only.
     let mut cx = cx;
@@ -287,7 +318,7 @@ async fn run(
             // Running when the client stopped, or a record to carry on from.
             Some(l) if l.handle.is_some() || (l.state.state != DEAD && l.state.restarts > 0) => {
                 slot.runner = Some(spawn_task(
-                    &alloc, &job, &group, &slot.task, &alloc_dir, &cx, l,
+                    &alloc, &job, &group, &slot.task, &alloc_dir, &cx, l, &ops,
                 ));
             }
             Some(l) => slot.idle = l.state,
@@ -448,7 +479,7 @@ async fn run(
                     ..LocalTask::default()
                 };
                 s.runner = Some(spawn_task(
-                    &alloc, &job, &group, &s.task, &alloc_dir, &cx, local,
+                    &alloc, &job, &group, &s.task, &alloc_dir, &cx, local, &ops,
                 ));
             }
         }
@@ -529,6 +560,7 @@ fn recheck(tracker: Option<&health::HealthTracker>) -> Duration {
         })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn spawn_task(
     alloc: &Arc<Allocation>,
     job: &Arc<Job>,
@@ -537,6 +569,7 @@ fn spawn_task(
     alloc_dir: &AllocDir,
     cx: &AllocContext,
     local: LocalTask,
+    ops: &TaskOpsMap,
 ) -> TaskRunnerHandle {
     let spec = TaskSpec {
         alloc: Arc::clone(alloc),
@@ -548,7 +581,11 @@ fn spawn_task(
         alloc_dir: alloc_dir.clone(),
         trace_id: alloc.eval_id.to_string(),
     };
-    taskrunner::spawn(spec, cx.services.clone(), local)
+    let runner = taskrunner::spawn(spec, cx.services.clone(), local);
+    if let Ok(mut m) = ops.write() {
+        m.insert(runner.name().to_string(), runner.ops());
+    }
+    runner
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub const SIBLING_FAILED: &str = "Sibling Task Failed";
 pub const LEADER_DEAD: &str = "Leader Task Dead";
 /// The client re-attached to the task after a restart.
 pub const RECOVERED: &str = "Task Recovered";
+/// A user asked for the task to be restarted (`alloc restart`).
+pub const RESTART_SIGNALED: &str = "Restart Signaled";
+/// A user sent the task a signal (`alloc signal`).
+pub const SIGNALING: &str = "Signaling";
 
 /// Unix nanoseconds now.
 pub fn now_nanos() -> i64 {

@@ -9,6 +9,12 @@
 //! driver's handle before it reports the task running, so a client that dies
 //! right after a start finds the task again. It does not decide when a task
 //! starts relative to its siblings; the alloc runner does.
+//!
+//! A running task also takes a user's operations ([`TaskOps`]): a signal,
+//! a restart in place (Nomad's "Restart Signaled", not counted against the
+//! restart policy) and a one-shot command in the task's context. They reach
+//! the run loop through a channel, so they never race the loop's own use of
+//! the driver handle.
 
 pub mod artifact;
 pub mod env;
@@ -20,13 +26,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sched_core::model::{Allocation, Job, Node, Task, TaskEvent, TaskGroup, TaskState};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::allocrunner::dir::AllocDir;
 use crate::driver_host::{
-    DriverError, DriverHandle, DriverHost, ExitResult, PortMapping, Resources, TaskConfig,
-    TaskHandle, TaskUsage,
+    DriverError, DriverHandle, DriverHost, ExecOutput, ExitResult, PortMapping, Resources,
+    TaskConfig, TaskHandle, TaskUsage,
 };
 use crate::logs::LogRotator;
 use crate::state::{LocalState, LocalTask, StoredHandle};
@@ -41,6 +47,11 @@ pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_TASK_EVENTS: usize = 50;
 /// Consecutive failed driver polls after which the task counts as lost.
 const MAX_POLL_ERRORS: u32 = 5;
+/// User operations queued for one task at most; more are refused.
+const MAX_PENDING_OPS: usize = 16;
+/// How long an operation may wait for the run loop beyond its own time (a
+/// task between restarts takes it up when it runs again).
+const OP_QUEUE_WAIT: Duration = Duration::from_secs(30);
 
 /// `pending`, `running` and `dead`, Nomad's task states.
 pub mod state_names {
@@ -122,6 +133,7 @@ pub struct TaskRunnerHandle {
     state: watch::Receiver<TaskState>,
     usage: watch::Receiver<Option<TaskUsage>>,
     control: watch::Sender<Control>,
+    ops: mpsc::Sender<TaskOp>,
     join: JoinHandle<()>,
 }
 
@@ -156,6 +168,15 @@ impl TaskRunnerHandle {
         });
     }
 
+    /// The user's operations on the task.
+    pub fn ops(&self) -> TaskOps {
+        TaskOps {
+            name: self.name.clone(),
+            tx: self.ops.clone(),
+            state: self.state.clone(),
+        }
+    }
+
     /// Asks the runner to end, leaving the task running.
     pub fn detach(&self) {
         self.control.send_replace(Control::Detach);
@@ -174,6 +195,118 @@ impl TaskRunnerHandle {
     }
 }
 
+/// Why a user's operation on a task failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskOpError {
+    /// The task is not running (not started yet, between restarts, or dead).
+    #[error("task {0:?} is not running")]
+    NotRunning(String),
+    /// Too many operations wait for the task already.
+    #[error("task {0:?} has too many operations pending; try again")]
+    Busy(String),
+    /// The task did not take the operation up in time.
+    #[error("task {0:?} did not answer in time")]
+    Timeout(String),
+    /// The driver failed the operation.
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+}
+
+/// A user's operation on a running task, answered on `reply`.
+enum TaskOp {
+    Signal {
+        signal: String,
+        reply: oneshot::Sender<Result<(), TaskOpError>>,
+    },
+    Restart {
+        reply: oneshot::Sender<Result<(), TaskOpError>>,
+    },
+    Exec {
+        argv: Vec<String>,
+        timeout: Duration,
+        reply: oneshot::Sender<Result<ExecOutput, TaskOpError>>,
+    },
+}
+
+/// The user's side of a task runner: signal, restart or exec in the task
+/// while it runs. Cheap to clone; outlives the runner harmlessly (its
+/// operations then fail with [`TaskOpError::NotRunning`]).
+#[derive(Debug, Clone)]
+pub struct TaskOps {
+    name: String,
+    tx: mpsc::Sender<TaskOp>,
+    state: watch::Receiver<TaskState>,
+}
+
+impl TaskOps {
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The task's state now.
+    pub fn state(&self) -> TaskState {
+        self.state.borrow().clone()
+    }
+
+    /// Whether the task runs now.
+    pub fn is_running(&self) -> bool {
+        self.state.borrow().state == RUNNING
+    }
+
+    /// Sends `signal` (a name such as `SIGUSR1`, or a number) to the task
+    /// through its driver, recording a "Signaling" event.
+    pub async fn signal(&self, signal: &str) -> Result<(), TaskOpError> {
+        let signal = signal.to_string();
+        self.ask(Duration::ZERO, |reply| TaskOp::Signal { signal, reply })
+            .await
+    }
+
+    /// Kills the task and starts it again at once ("Restart Signaled"); the
+    /// restart policy's attempts are left as they are. Answers once the old
+    /// process is gone.
+    pub async fn restart(&self, kill_timeout: Duration) -> Result<(), TaskOpError> {
+        self.ask(kill_timeout, |reply| TaskOp::Restart { reply })
+            .await
+    }
+
+    /// Runs `argv` in the task's context (its environment, directory and,
+    /// for isolating drivers, its isolation) for at most `timeout`.
+    pub async fn exec(
+        &self,
+        argv: Vec<String>,
+        timeout: Duration,
+    ) -> Result<ExecOutput, TaskOpError> {
+        self.ask(timeout, |reply| TaskOp::Exec {
+            argv,
+            timeout,
+            reply,
+        })
+        .await
+    }
+
+    async fn ask<T>(
+        &self,
+        takes: Duration,
+        op: impl FnOnce(oneshot::Sender<Result<T, TaskOpError>>) -> TaskOp,
+    ) -> Result<T, TaskOpError> {
+        if !self.is_running() {
+            return Err(TaskOpError::NotRunning(self.name.clone()));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.tx.try_send(op(reply)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => TaskOpError::Busy(self.name.clone()),
+            mpsc::error::TrySendError::Closed(_) => TaskOpError::NotRunning(self.name.clone()),
+        })?;
+        match tokio::time::timeout(takes + OP_QUEUE_WAIT, answer).await {
+            Ok(Ok(r)) => r,
+            // The runner ended with the operation still queued.
+            Ok(Err(_)) => Err(TaskOpError::NotRunning(self.name.clone())),
+            Err(_) => Err(TaskOpError::Timeout(self.name.clone())),
+        }
+    }
+}
+
 /// How a watched run ended.
 enum RunEnd {
     Exited(ExitResult),
@@ -181,6 +314,8 @@ enum RunEnd {
     Lost(String),
     Killed,
     Detached,
+    /// A user restarted the task; it starts again at once.
+    Restarted,
 }
 
 struct Runner {
@@ -194,6 +329,7 @@ struct Runner {
     state_tx: watch::Sender<TaskState>,
     usage_tx: watch::Sender<Option<TaskUsage>>,
     control: watch::Receiver<Control>,
+    ops: mpsc::Receiver<TaskOp>,
     started: Option<Instant>,
 }
 
@@ -220,6 +356,7 @@ pub fn spawn(spec: TaskSpec, svc: RunnerServices, mut local: LocalTask) -> TaskR
     let (state_tx, state_rx) = watch::channel(local.state.clone());
     let (usage_tx, usage_rx) = watch::channel(None);
     let (control_tx, control_rx) = watch::channel(Control::Run);
+    let (ops_tx, ops_rx) = mpsc::channel(MAX_PENDING_OPS);
     let runner = Runner {
         name: name.clone(),
         spec,
@@ -231,6 +368,7 @@ pub fn spawn(spec: TaskSpec, svc: RunnerServices, mut local: LocalTask) -> TaskR
         state_tx,
         usage_tx,
         control: control_rx,
+        ops: ops_rx,
         started: None,
     };
     // The owner learns the runner ended (not only that the task died).
@@ -244,6 +382,7 @@ pub fn spawn(spec: TaskSpec, svc: RunnerServices, mut local: LocalTask) -> TaskR
         state: state_rx,
         usage: usage_rx,
         control: control_tx,
+        ops: ops_tx,
         join,
     }
 }
@@ -381,6 +520,17 @@ impl Runner {
         match end {
             RunEnd::Detached => false,
             RunEnd::Killed => false,
+            RunEnd::Restarted => {
+                // Nomad's user restart: at once, and outside the policy's
+                // count of attempts.
+                self.local.handle = None;
+                self.push(events::restarting("", Duration::ZERO));
+                self.local.state.state = PENDING.into();
+                self.local.state.restarts += 1;
+                self.local.state.last_restart = Some(events::rfc3339(events::now_nanos()));
+                self.publish();
+                true
+            }
             RunEnd::Exited(exit) => {
                 self.push(events::terminated(
                     exit.exit_code,
@@ -747,11 +897,135 @@ impl Runner {
                 }
             }
             let mut control = self.control.clone();
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = control.changed() => {}
+            let ops_open = !self.ops.is_closed();
+            let op = tokio::select! {
+                _ = tokio::time::sleep(interval) => None,
+                _ = control.changed() => None,
+                op = self.ops.recv(), if ops_open => op,
+            };
+            if let Some(op) = op
+                && let Some(end) = self.take_op(op, driver, handle).await
+            {
+                return end;
             }
             interval = (interval * 2).min(self.svc.poll_max_interval.max(self.svc.poll_interval));
+        }
+    }
+
+    /// Carries out a user's operation on the running task; a restart ends
+    /// the run.
+    async fn take_op(
+        &mut self,
+        op: TaskOp,
+        driver: &DriverHandle,
+        handle: &TaskHandle,
+    ) -> Option<RunEnd> {
+        match op {
+            TaskOp::Signal { signal, reply } => {
+                self.push(events::event(
+                    events::SIGNALING,
+                    format!("Task being sent signal {signal}"),
+                ));
+                self.publish();
+                let (d, h) = (driver.clone(), handle.clone());
+                let r = tokio::task::spawn_blocking(move || d.signal_task(&h, &signal))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(DriverError::Host {
+                            message: e.to_string(),
+                        })
+                    });
+                let _ = reply.send(r.map_err(TaskOpError::from));
+                None
+            }
+            TaskOp::Exec {
+                argv,
+                timeout,
+                reply,
+            } => {
+                // A command may run long: the loop keeps watching the task.
+                let (d, h) = (driver.clone(), handle.clone());
+                tokio::spawn(async move {
+                    let r = tokio::task::spawn_blocking(move || d.exec_task(&h, &argv, timeout))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(DriverError::Host {
+                                message: e.to_string(),
+                            })
+                        });
+                    let _ = reply.send(r.map_err(TaskOpError::from));
+                });
+                None
+            }
+            TaskOp::Restart { reply } => {
+                self.push(events::event(
+                    events::RESTART_SIGNALED,
+                    "User requested restart",
+                ));
+                self.publish();
+                let (r, exit) = self.stop_task(driver, handle).await;
+                match r {
+                    Ok(()) => {
+                        if let Some(exit) = exit {
+                            self.push(events::terminated(
+                                exit.exit_code,
+                                exit.signal,
+                                exit.oom_killed,
+                            ));
+                        }
+                        let _ = reply.send(Ok(()));
+                        Some(RunEnd::Restarted)
+                    }
+                    Err(e) => {
+                        tracing::warn!(task = %self.name, error = %e, "stopping the task for a restart failed");
+                        let _ = reply.send(Err(e));
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// The task's kill timeout.
+    fn kill_timeout(&self) -> Duration {
+        self.spec
+            .task
+            .kill_timeout
+            .map(|d| d.to_std())
+            .unwrap_or(DEFAULT_KILL_TIMEOUT)
+    }
+
+    /// Stops the task with its kill signal and timeout, and frees it; the
+    /// exit when the driver knows it.
+    async fn stop_task(
+        &self,
+        driver: &DriverHandle,
+        handle: &TaskHandle,
+    ) -> (Result<(), TaskOpError>, Option<ExitResult>) {
+        let timeout = self.kill_timeout();
+        let signal = self.spec.task.kill_signal.clone().filter(|s| !s.is_empty());
+        let (d, h) = (driver.clone(), handle.clone());
+        let stopped = tokio::task::spawn_blocking(move || {
+            let r = d.stop_task(&h, timeout, signal.as_deref());
+            let exit = d.wait_task(&h, Duration::ZERO).ok().flatten();
+            let destroyed = d.destroy_task(&h, true);
+            (r, exit, destroyed)
+        })
+        .await;
+        match stopped {
+            Ok((Ok(()), exit, destroyed)) => {
+                if let Err(e) = destroyed {
+                    tracing::warn!(task = %self.name, error = %e, "destroying the stopped task");
+                }
+                (Ok(()), exit)
+            }
+            Ok((Err(e), _, _)) => (Err(e.into()), None),
+            Err(e) => (
+                Err(TaskOpError::Driver(DriverError::Host {
+                    message: e.to_string(),
+                })),
+                None,
+            ),
         }
     }
 
@@ -772,30 +1046,10 @@ impl Runner {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let timeout = self
-            .spec
-            .task
-            .kill_timeout
-            .map(|d| d.to_std())
-            .unwrap_or(DEFAULT_KILL_TIMEOUT);
-        self.push(events::killing(timeout, reason));
+        self.push(events::killing(self.kill_timeout(), reason));
         self.publish();
-        let signal = self.spec.task.kill_signal.clone().filter(|s| !s.is_empty());
-        let (d, h) = (driver.clone(), handle.clone());
-        let stopped = tokio::task::spawn_blocking(move || {
-            let r = d.stop_task(&h, timeout, signal.as_deref());
-            // A successful stop ends the task; the exit, if the driver
-            // knows it, is recorded.
-            let exit = d.wait_task(&h, Duration::ZERO).ok().flatten();
-            let destroyed = d.destroy_task(&h, true);
-            (r, exit, destroyed)
-        })
-        .await;
-        match stopped {
-            Ok((Ok(()), exit, destroyed)) => {
-                if let Err(e) = destroyed {
-                    tracing::warn!(task = %self.name, error = %e, "destroying the killed task");
-                }
+        match self.stop_task(driver, handle).await {
+            (Ok(()), exit) => {
                 if let Some(exit) = exit {
                     self.push(events::terminated(
                         exit.exit_code,
@@ -805,17 +1059,11 @@ impl Runner {
                 }
                 self.push(events::event(events::KILLED, "Task successfully killed"));
             }
-            Ok((Err(e), _, _)) => {
+            (Err(e), _) => {
                 let mut ev =
                     events::event(events::KILLED, format!("Task failed to be killed: {e}"));
                 ev.driver_error = e.to_string();
                 self.push(ev);
-            }
-            Err(e) => {
-                self.push(events::event(
-                    events::KILLED,
-                    format!("Task failed to be killed: {e}"),
-                ));
             }
         }
         self.finish(failed);
@@ -825,6 +1073,34 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn operations_need_a_running_task_and_a_live_runner() {
+        let (tx, rx) = mpsc::channel(1);
+        let (state_tx, state) = watch::channel(TaskState {
+            state: PENDING.into(),
+            ..TaskState::default()
+        });
+        let ops = TaskOps {
+            name: "web".into(),
+            tx,
+            state,
+        };
+        assert!(matches!(
+            ops.signal("SIGUSR1").await,
+            Err(TaskOpError::NotRunning(t)) if t == "web"
+        ));
+        // Running, but the runner is gone: refused, not waited for.
+        state_tx.send_replace(TaskState {
+            state: RUNNING.into(),
+            ..TaskState::default()
+        });
+        drop(rx);
+        assert!(matches!(
+            ops.restart(Duration::ZERO).await,
+            Err(TaskOpError::NotRunning(_))
+        ));
+    }
 
     #[test]
     fn hostnames_from_alloc_names() {

@@ -1,5 +1,7 @@
 //! The client's HTTP endpoints: `/v1/client/fs/{logs,ls,cat,stat}/:alloc`,
-//! `/v1/client/stats` and `/v1/client/allocation/:id/stats`.
+//! `/v1/client/stats`, `/v1/client/allocation/:id/stats`, and the
+//! operations on a running allocation, `POST
+//! /v1/client/allocation/:id/{signal,restart,exec}`.
 //!
 //! An agent running the client that holds the allocation answers from its
 //! own client, reached through the [`ClientApi`] seam the agent implements
@@ -10,7 +12,9 @@
 //! forwarded again, so a stale node address cannot make a loop.
 //!
 //! File access is confined to the allocation's directory: `..` components
-//! and symlinks resolving outside it answer 400.
+//! and symlinks resolving outside it answer 400. An operation on an
+//! allocation the servers know as terminal answers 400 without a trip to
+//! the node.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -21,8 +25,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine;
+use futures::future::BoxFuture;
 use sched_core::model::{AllocId, NodeId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -46,6 +51,10 @@ const MAX_CAT_BYTES: u64 = 64 * 1024 * 1024;
 const FORWARD_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a forwarded request that does not follow may wait per chunk.
 const FORWARD_CHUNK_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest an `exec` command may run (the process capability's bound).
+pub const EXEC_TIMEOUT: Duration = Duration::from_secs(300);
+/// The largest `exec` command line accepted, in bytes.
+const MAX_EXEC_ARGV_BYTES: usize = 256 * 1024;
 
 /// Why the local client could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,9 +70,24 @@ pub enum ClientApiError {
         /// The task asked for.
         task: String,
     },
+    /// The request cannot be carried out as asked (a bad signal name, a
+    /// task that is not running, a terminal allocation); says why.
+    #[error("{0}")]
+    Refused(String),
     /// The logs could not be read.
     #[error("{0}")]
     Io(String),
+}
+
+/// What a command run with `exec` did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecResult {
+    /// Its exit code (128 + the signal when a signal ended it).
+    pub exit_code: i32,
+    /// Its standard output (at most 1 MiB).
+    pub stdout: Vec<u8>,
+    /// Its standard error (at most 1 MiB).
+    pub stderr: Vec<u8>,
 }
 
 /// A place in a task's logs: the rotated file's index and the offset in it.
@@ -114,6 +138,28 @@ pub trait ClientApi: Send + Sync {
     fn node_stats(&self) -> Value;
     /// The allocation's usage (Nomad's `AllocResourceUsage` shape).
     fn alloc_stats(&self, alloc: &AllocId) -> Option<Value>;
+    /// Sends `signal` to `task`, or to every running task of the allocation.
+    fn signal(
+        &self,
+        alloc: &AllocId,
+        task: Option<String>,
+        signal: String,
+    ) -> BoxFuture<'static, Result<(), ClientApiError>>;
+    /// Restarts `task` in place, or every running task of the allocation.
+    fn restart(
+        &self,
+        alloc: &AllocId,
+        task: Option<String>,
+    ) -> BoxFuture<'static, Result<(), ClientApiError>>;
+    /// Runs `argv` once in `task` (or the allocation's only task), for at
+    /// most `timeout`.
+    fn exec(
+        &self,
+        alloc: &AllocId,
+        task: Option<String>,
+        argv: Vec<String>,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<ExecResult, ClientApiError>>;
 }
 
 /// Where the agent puts its client once started: the router is built before
@@ -170,6 +216,9 @@ pub fn client_router(local: ClientSlot, servers: Option<Arc<dyn Backend>>) -> Ro
         .route("/v1/client/fs/stat/{alloc}", get(stat))
         .route("/v1/client/stats", get(node_stats))
         .route("/v1/client/allocation/{alloc}/stats", get(alloc_stats))
+        .route("/v1/client/allocation/{alloc}/signal", post(alloc_signal))
+        .route("/v1/client/allocation/{alloc}/restart", post(alloc_restart))
+        .route("/v1/client/allocation/{alloc}/exec", post(alloc_exec))
         .with_state(Ctx {
             local,
             servers,
@@ -185,8 +234,8 @@ fn local_for(ctx: &Ctx, alloc: &AllocId) -> Option<Arc<dyn ClientApi>> {
         .cloned()
 }
 
-/// Forwards the request to the node holding `alloc` (or named `node`), or
-/// answers 404 when no node is known for it.
+/// Forwards the GET request to the node holding `alloc` (or named `node`),
+/// or answers 404 when no node is known for it.
 async fn forward(
     ctx: &Ctx,
     headers: &HeaderMap,
@@ -194,6 +243,22 @@ async fn forward(
     alloc: Option<&AllocId>,
     node: Option<&NodeId>,
     follow: bool,
+) -> Result<Response, ApiError> {
+    let wait = (!follow).then_some(FORWARD_CHUNK_TIMEOUT);
+    forward_with(ctx, headers, uri, alloc, node, None, wait).await
+}
+
+/// Forwards the request to the node holding `alloc` (or named `node`): a
+/// POST of `body` when given, else a GET; each chunk of the answer may take
+/// `wait` (unbounded for a followed stream).
+async fn forward_with(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    uri: &Uri,
+    alloc: Option<&AllocId>,
+    node: Option<&NodeId>,
+    body: Option<Bytes>,
+    wait: Option<Duration>,
 ) -> Result<Response, ApiError> {
     let missing = || match alloc {
         Some(a) => ApiError::not_found(format!("unknown allocation {a}")),
@@ -222,9 +287,15 @@ async fn forward(
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let url = format!("http://{}{}", node.http_addr, path);
     tracing::debug!(%url, node = %node_id, "forwarding a client request");
-    let resp = ctx
-        .http
-        .get(&url)
+    let req = match body {
+        Some(b) => ctx
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(b),
+        None => ctx.http.get(&url),
+    };
+    let resp = req
         .header(FORWARDED_HEADER, "1")
         .send()
         .await
@@ -237,16 +308,15 @@ async fn forward(
         .map(str::to_string);
     let body = futures::stream::unfold(Some(resp), move |resp| async move {
         let mut resp = resp?;
-        let next = if follow {
-            resp.chunk().await
-        } else {
-            match tokio::time::timeout(FORWARD_CHUNK_TIMEOUT, resp.chunk()).await {
+        let next = match wait {
+            None => resp.chunk().await,
+            Some(wait) => match tokio::time::timeout(wait, resp.chunk()).await {
                 Ok(r) => r,
                 Err(_) => {
                     tracing::warn!("a forwarded client request stalled; ending it");
                     return None;
                 }
-            }
+            },
         };
         match next {
             Ok(Some(b)) => Some((Ok::<Bytes, std::io::Error>(b), Some(resp))),
@@ -351,6 +421,7 @@ fn client_err(e: ClientApiError) -> ApiError {
         ClientApiError::UnknownAlloc(_) | ClientApiError::UnknownTask { .. } => {
             ApiError::not_found(e.to_string())
         }
+        ClientApiError::Refused(m) => ApiError::bad(m),
         ClientApiError::Io(m) => ApiError::Backend(super::backend::BackendError::Unavailable(m)),
     }
 }
@@ -700,6 +771,171 @@ async fn alloc_stats(
         return Ok(axum::Json(stats).into_response());
     }
     forward(&ctx, &headers, &uri, Some(&alloc), None, false).await
+}
+
+/// The body of `POST /v1/client/allocation/:id/signal` (Nomad's
+/// `AllocSignalRequest`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct SignalRequest {
+    signal: String,
+    task: String,
+}
+
+/// The body of `POST /v1/client/allocation/:id/restart` (Nomad's
+/// `AllocRestartRequest`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct RestartRequest {
+    task_name: String,
+    all_tasks: bool,
+}
+
+/// The body of `POST /v1/client/allocation/:id/exec`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct ExecRequest {
+    task: String,
+    command: Vec<String>,
+}
+
+/// The answer of `exec`: the exit code and both streams, base64 encoded
+/// (a command's output need not be text).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ExecAnswer {
+    exit_code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A JSON request body; an empty body is the defaults.
+fn body_of<T: Default + serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("request body: {e}")))
+}
+
+/// Where an operation on `alloc` goes: the local client holding it
+/// (`Ok(Ok)`), or the answer of the node it was forwarded to (`Ok(Err)`).
+/// An allocation the servers know as terminal is refused here.
+async fn op_target(
+    ctx: &Ctx,
+    alloc: &AllocId,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: Bytes,
+    wait: Duration,
+) -> Result<Result<Arc<dyn ClientApi>, Response>, ApiError> {
+    if let Some(servers) = &ctx.servers {
+        let snap = servers.read(true).await?;
+        if let Some(a) = snap.alloc(alloc)
+            && a.is_terminal()
+        {
+            let status = serde_json::to_value(a.client_status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            return Err(ApiError::bad(format!(
+                "allocation {alloc} is terminal (client status {status}): its tasks no longer run"
+            )));
+        }
+    }
+    if let Some(client) = local_for(ctx, alloc) {
+        return Ok(Ok(client));
+    }
+    let forwarded =
+        forward_with(ctx, headers, uri, Some(alloc), None, Some(body), Some(wait)).await?;
+    Ok(Err(forwarded))
+}
+
+fn empty_to_none(s: String) -> Option<String> {
+    Some(s).filter(|s| !s.is_empty())
+}
+
+async fn alloc_signal(
+    State(ctx): State<Ctx>,
+    UrlPath(alloc): UrlPath<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: SignalRequest = body_of(&body)?;
+    let alloc = AllocId::from(alloc);
+    let client = match op_target(&ctx, &alloc, &headers, &uri, body, FORWARD_CHUNK_TIMEOUT).await? {
+        Ok(c) => c,
+        Err(forwarded) => return Ok(forwarded),
+    };
+    // Nomad's default signal.
+    let signal = empty_to_none(req.signal).unwrap_or_else(|| "SIGKILL".into());
+    client
+        .signal(&alloc, empty_to_none(req.task), signal)
+        .await
+        .map_err(client_err)?;
+    Ok(axum::Json(serde_json::json!({})).into_response())
+}
+
+async fn alloc_restart(
+    State(ctx): State<Ctx>,
+    UrlPath(alloc): UrlPath<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: RestartRequest = body_of(&body)?;
+    if req.all_tasks && !req.task_name.is_empty() {
+        return Err(ApiError::bad(
+            "TaskName and AllTasks cannot both be set: name a task or ask for all",
+        ));
+    }
+    let alloc = AllocId::from(alloc);
+    let client = match op_target(&ctx, &alloc, &headers, &uri, body, FORWARD_CHUNK_TIMEOUT).await? {
+        Ok(c) => c,
+        Err(forwarded) => return Ok(forwarded),
+    };
+    client
+        .restart(&alloc, empty_to_none(req.task_name))
+        .await
+        .map_err(client_err)?;
+    Ok(axum::Json(serde_json::json!({})).into_response())
+}
+
+async fn alloc_exec(
+    State(ctx): State<Ctx>,
+    UrlPath(alloc): UrlPath<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: ExecRequest = body_of(&body)?;
+    if req.command.first().is_none_or(|c| c.is_empty()) {
+        return Err(ApiError::bad(
+            "Command: required, the command and its arguments",
+        ));
+    }
+    if req.command.iter().map(String::len).sum::<usize>() > MAX_EXEC_ARGV_BYTES {
+        return Err(ApiError::bad(format!(
+            "Command: longer than {MAX_EXEC_ARGV_BYTES} bytes"
+        )));
+    }
+    let alloc = AllocId::from(alloc);
+    let wait = EXEC_TIMEOUT + FORWARD_CHUNK_TIMEOUT;
+    let client = match op_target(&ctx, &alloc, &headers, &uri, body, wait).await? {
+        Ok(c) => c,
+        Err(forwarded) => return Ok(forwarded),
+    };
+    let out = client
+        .exec(&alloc, empty_to_none(req.task), req.command, EXEC_TIMEOUT)
+        .await
+        .map_err(client_err)?;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    Ok(axum::Json(ExecAnswer {
+        exit_code: out.exit_code,
+        stdout: b64(&out.stdout),
+        stderr: b64(&out.stderr),
+    })
+    .into_response())
 }
 
 #[cfg(test)]

@@ -40,8 +40,8 @@ use axum::routing::{any, get};
 
 pub use backend::{AgentSelf, Backend, BackendError, Member, RaftInfo, RaftPeer};
 pub use client_fs::{
-    ClientApi, ClientApiError, ClientSlot, FORWARDED_HEADER, LogPos, LogRead, LogSource,
-    client_router,
+    ClientApi, ClientApiError, ClientSlot, EXEC_TIMEOUT, ExecResult, FORWARDED_HEADER, LogPos,
+    LogRead, LogSource, client_router,
 };
 pub use error::ApiError;
 pub use operator_snapshot::{
