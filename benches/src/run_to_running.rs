@@ -1,13 +1,15 @@
 //! `run-to-running`: from `sched run -detach JOB` being invoked to the
-//! task's process starting, on a dev agent (the real binary). The task is a
-//! one-task raw_exec batch job, `sh -c 'date +%s%N > FILE'`, so the task
-//! itself records when it started; the benchmark records when it spawned
-//! the CLI, both on the wall clock. A second figure is the time until the
-//! server reports the allocation `complete` (that includes the client's
-//! exit poll and its status update through Raft).
+//! task's process starting, on a dev agent (the real binary), for raw_exec
+//! and for exec (real isolation). Each run is a one-task batch job whose
+//! task records the moment it started (`date +%s%N` into its task dir,
+//! read back through `/v1/client/fs/cat`, so the exec sandbox needs no
+//! host path) and then sleeps a second; the benchmark records when it
+//! spawned the CLI, both on the wall clock. A second figure per driver is
+//! the time until the server reports the allocation `running` (the
+//! client's status update through Raft included).
 //!
-//! `SCHED_BENCH_RUNS` sets the number of jobs run one after another
-//! (default 200). The binary is found as in `agent-start`.
+//! `SCHED_BENCH_RUNS` sets the number of jobs per driver run one after
+//! another (default 200). The binary is found as in `agent-start`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -28,19 +30,20 @@ fn now_ns() -> anyhow::Result<i128> {
     )?)
 }
 
-/// A batch job whose task writes its start time (ns) into `marker`.
-fn job_file(dir: &Path, i: usize, marker: &Path) -> anyhow::Result<std::path::PathBuf> {
-    let path = dir.join(format!("r2r-{i}.nomad.hcl"));
+/// A one-task batch job for `driver` whose task writes its start time (ns)
+/// into its task dir and sleeps a second.
+fn job_file(dir: &Path, driver: &str, i: usize) -> anyhow::Result<std::path::PathBuf> {
+    let path = dir.join(format!("r2r-{driver}-{i}.nomad.hcl"));
     let hcl = format!(
-        r#"job "r2r-{i}" {{
+        r#"job "r2r-{driver}-{i}" {{
   datacenters = ["*"]
   type        = "batch"
   group "g" {{
     task "t" {{
-      driver = "raw_exec"
+      driver = "{driver}"
       config {{
         command = "/bin/sh"
-        args    = ["-c", "date +%s%N > {marker}"]
+        args    = ["-c", "date +%s%N > \"$NOMAD_TASK_DIR/started\"; sleep 1"]
       }}
       resources {{
         cpu    = 20
@@ -49,8 +52,7 @@ fn job_file(dir: &Path, i: usize, marker: &Path) -> anyhow::Result<std::path::Pa
     }}
   }}
 }}
-"#,
-        marker = marker.display()
+"#
     );
     std::fs::write(&path, hcl)?;
     Ok(path)
@@ -61,7 +63,13 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Runs the jobs one after another and prints the figures.
+/// What one driver's runs measured, in milliseconds.
+struct Timings {
+    to_start: Vec<f64>,
+    to_running: Vec<f64>,
+}
+
+/// Runs the jobs one after another for each driver and prints the figures.
 pub fn run() -> anyhow::Result<()> {
     let runs: usize = std::env::var("SCHED_BENCH_RUNS")
         .ok()
@@ -78,62 +86,96 @@ pub fn run() -> anyhow::Result<()> {
     rt.block_on(agent.ready(&http))?;
     let bin = sched_bin()?;
     let work = tempfile::tempdir()?;
-    let mut to_start = Vec::with_capacity(runs);
-    let mut to_complete = Vec::with_capacity(runs);
-    for i in 0..runs {
-        let marker = work.path().join(format!("started-{i}"));
-        let file = job_file(work.path(), i, &marker)?;
-        let t0 = now_ns()?;
-        let clock = Instant::now();
-        let status = Command::new(&bin)
-            .args(["run", "-detach"])
-            .arg(&file)
-            .env("SCHED_ADDR", &agent.addr)
-            .stdout(Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("sched run -detach failed: {status}");
+    figure(BENCH, "runs", runs as f64, "count");
+    for driver in ["raw_exec", "exec"] {
+        let mut t = Timings {
+            to_start: Vec::with_capacity(runs),
+            to_running: Vec::with_capacity(runs),
+        };
+        for i in 0..runs {
+            let file = job_file(work.path(), driver, i)?;
+            one_run(&rt, &http, &agent.addr, &bin, &file, driver, i, &mut t)?;
         }
-        let url = format!("{}/v1/job/r2r-{i}/allocations", agent.addr);
-        let mut started = None;
-        let done = loop {
-            if started.is_none()
-                && let Ok(text) = std::fs::read_to_string(&marker)
-                && let Ok(ns) = text.trim().parse::<i128>()
-            {
-                started = Some(ns);
+        for (what, times) in [
+            ("to_task_start", &mut t.to_start),
+            ("to_alloc_running", &mut t.to_running),
+        ] {
+            times.sort_by(f64::total_cmp);
+            for (name, p) in [("p50", 0.5), ("p99", 0.99)] {
+                figure(
+                    BENCH,
+                    &format!("{driver}.{what}_{name}"),
+                    pct(times, p),
+                    "ms",
+                );
             }
-            let complete = rt.block_on(async {
+        }
+    }
+    Ok(())
+}
+
+/// Submits one job and waits until the server shows its allocation running
+/// (or already complete) and the task's start time can be read.
+#[allow(clippy::too_many_arguments)]
+fn one_run(
+    rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    addr: &str,
+    bin: &Path,
+    file: &Path,
+    driver: &str,
+    i: usize,
+    t: &mut Timings,
+) -> anyhow::Result<()> {
+    let t0 = now_ns()?;
+    let clock = Instant::now();
+    let status = Command::new(bin)
+        .args(["run", "-detach"])
+        .arg(file)
+        .env("SCHED_ADDR", addr)
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("sched run -detach failed: {status}");
+    }
+    let url = format!("{addr}/v1/job/r2r-{driver}-{i}/allocations");
+    let mut running = None;
+    let mut alloc_id = None;
+    let started = loop {
+        if running.is_none() {
+            let seen = rt.block_on(async {
                 let r = http.get(&url).send().await.ok()?;
                 let v: serde_json::Value = r.json().await.ok()?;
                 v.as_array()?
                     .iter()
-                    .any(|a| a["ClientStatus"] == "complete")
-                    .then_some(())
+                    .find(|a| a["ClientStatus"] == "running" || a["ClientStatus"] == "complete")
+                    .and_then(|a| a["ID"].as_str().map(str::to_owned))
             });
-            if complete.is_some() && started.is_some() {
-                break clock.elapsed();
+            if let Some(id) = seen {
+                running = Some(clock.elapsed());
+                alloc_id = Some(id);
             }
-            if clock.elapsed() > RUN_LIMIT {
-                bail!("run {i} did not complete within {RUN_LIMIT:?}");
+        }
+        if let Some(id) = &alloc_id {
+            let cat = format!("{addr}/v1/client/fs/cat/{id}?path=t/local/started");
+            let ns = rt.block_on(async {
+                let r = http.get(&cat).send().await.ok()?;
+                if !r.status().is_success() {
+                    return None;
+                }
+                r.text().await.ok()?.trim().parse::<i128>().ok()
+            });
+            if let Some(ns) = ns {
+                break ns;
             }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let started = started.context("the task wrote its start time")?;
-        to_start.push((started - t0) as f64 / 1e6);
-        to_complete.push(done.as_secs_f64() * 1000.0);
-    }
-    to_start.sort_by(f64::total_cmp);
-    to_complete.sort_by(f64::total_cmp);
-    figure(BENCH, "runs", runs as f64, "count");
-    figure(BENCH, "to_task_start_p50", pct(&to_start, 0.5), "ms");
-    figure(BENCH, "to_task_start_p99", pct(&to_start, 0.99), "ms");
-    figure(BENCH, "to_alloc_complete_p50", pct(&to_complete, 0.5), "ms");
-    figure(
-        BENCH,
-        "to_alloc_complete_p99",
-        pct(&to_complete, 0.99),
-        "ms",
-    );
+        }
+        if clock.elapsed() > RUN_LIMIT {
+            bail!("{driver} run {i} did not start within {RUN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let running = running.context("the allocation was seen running")?;
+    t.to_start.push((started - t0) as f64 / 1e6);
+    t.to_running.push(running.as_secs_f64() * 1000.0);
     Ok(())
 }

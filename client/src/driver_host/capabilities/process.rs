@@ -1,8 +1,8 @@
 //! The `process` capability: plain child processes on the host.
 //!
 //! [`HostProcesses`] starts each task under a supervisor
-//! ([`super::supervisor`]) that waits for it and writes its end into an
-//! exit record ([`super::exit_record`]). The task gets a new process group,
+//! (`supervisor`) that waits for it and writes its end into an
+//! exit record (`exit_record`). The task gets a new process group,
 //! a cleared environment (set from the spec), the spec's working directory,
 //! stdout and stderr appended to the given files, and optionally another
 //! user (which needs root). The table of processes is keyed by the task's
@@ -103,7 +103,7 @@ impl Default for HostProcesses {
 
 impl HostProcesses {
     /// An empty process table keeping exit records in the machine's
-    /// default directory ([`ExitRecords::default_dir`]).
+    /// default directory (`ExitRecords::default_dir`).
     pub fn new() -> Self {
         Self::with_record_dir(&ExitRecords::default_dir())
     }

@@ -23,7 +23,7 @@
 //! (its `sched/<name>` cgroup): `wait`, `signal`, `usage`, `is_alive` and
 //! `kill_tree` work on it; `exec` does not (the task's user and
 //! capabilities are not known). Its exit status, which only its parent
-//! could read, comes from its exit record ([`super::exit_record`]), which
+//! could read, comes from its exit record (`exit_record`), which
 //! the init writes besides the status pipe; a sandbox that ended while no
 //! client ran is adopted by `is_alive` on its record, like a zombie that
 //! exists until waited for.
