@@ -398,33 +398,40 @@ impl<'s> Stack<'s> {
         prep: &mut GroupPrep,
         opts: &SelectOptions,
     ) -> Option<(RankedNode, &'s Node)> {
-        let ask = &prep.checks.ask;
-        let (cpu, mem) = (ask.cpu, ask.memory_mb);
-        let ids: Vec<NodeId> = match self.state.capacity_index() {
-            Some(idx) => idx.fitting(cpu, mem).take(256).cloned().collect(),
-            None => {
-                self.load_nodes();
-                let state = self.state;
-                let nodes = self.nodes.as_deref().unwrap_or(&[]);
-                let idx = self
-                    .built_index
-                    .get_or_insert_with(|| build_index(state, nodes));
-                idx.fitting(cpu, mem).take(256).cloned().collect()
-            }
+        let (cpu, mem) = (prep.checks.ask.cpu, prep.checks.ask.memory_mb);
+        // The state's index if it keeps one, else one built from the
+        // snapshot once per stack (taken out while the chain runs, so the
+        // candidates are read lazily: most placements score a handful).
+        let state = self.state;
+        let kept = state.capacity_index();
+        if kept.is_none() && self.built_index.is_none() {
+            self.load_nodes();
+            let nodes = self.nodes.as_deref().unwrap_or(&[]);
+            self.built_index = Some(build_index(state, nodes));
+        }
+        let built = if kept.is_none() {
+            self.built_index.take()
+        } else {
+            None
         };
         let mut sel = LimitSelect::new(self.config.index_candidates.max(1));
         let mut seen: Vec<&'s Node> = Vec::new();
-        for id in ids {
-            let Some(node) = self.state.node(&id) else {
-                continue;
-            };
-            if let Some(mut r) = self.evaluate(ctx, job, group, prep, opts, node) {
-                r.index = seen.len();
-                seen.push(node);
-                if sel.offer(r) {
-                    break;
+        if let Some(idx) = kept.or(built.as_ref()) {
+            for id in idx.fitting(cpu, mem).take(256) {
+                let Some(node) = state.node(id) else {
+                    continue;
+                };
+                if let Some(mut r) = self.evaluate(ctx, job, group, prep, opts, node) {
+                    r.index = seen.len();
+                    seen.push(node);
+                    if sel.offer(r) {
+                        break;
+                    }
                 }
             }
+        }
+        if built.is_some() {
+            self.built_index = built;
         }
         sel.best().and_then(|b| seen.get(b.index).map(|n| (b, *n)))
     }
@@ -495,18 +502,16 @@ impl<'s> Stack<'s> {
                     }
                 }
                 Stage::Fit => {
-                    let proposed = ctx.proposed_allocs(&node.id);
-                    x.collisions = proposed
-                        .iter()
-                        .filter(|a| a.job_id == job.job_id() && a.task_group == group.name())
-                        .count() as u64;
-                    x.used = Usage::of(proposed.iter().copied());
+                    let proposed = ctx.proposed_fit(&node.id, job.job_id(), group.name());
+                    x.collisions = proposed.collisions;
+                    x.used = proposed.used;
                     x.cap = Capacity::of(node);
                     let ask = &prep.checks.ask;
                     let fit = resources::fits(&x.cap, &x.used, ask)
                         .and_then(|()| ports::assign(node, &x.used, ask, &mut self.rng));
                     let fit = match fit {
                         Err(dim) if opts.preempt && self.preemption_enabled => {
+                            let proposed = ctx.proposed_allocs(&node.id);
                             fit_by_preempting(&mut self.rng, ctx, job, node, &proposed, ask)
                                 .ok_or(dim)
                         }

@@ -69,12 +69,15 @@ pub fn new_alloc(
     let mut tasks = sched_core::model::SmallMap::new();
     // Reserved cores: the lowest core IDs the node's proposed allocations
     // do not hold.
-    let mut held: Vec<u32> = ctx
-        .proposed_allocs(&chosen.node_id)
-        .iter()
-        .flat_map(|a| a.allocated_resources.tasks.values())
-        .flat_map(|t| t.cpu.reserved_cores.iter().copied())
-        .collect();
+    let mut held: Vec<u32> = if ask.cores > 0 {
+        ctx.proposed_allocs(&chosen.node_id)
+            .iter()
+            .flat_map(|a| a.allocated_resources.tasks.values())
+            .flat_map(|t| t.cpu.reserved_cores.iter().copied())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut next_core = 0u32;
     for (name, cpu, mem, cores) in &ask.tasks {
         let mut reserved = Vec::new();
@@ -108,7 +111,7 @@ pub fn new_alloc(
         node_id: chosen.node_id.clone(),
         node_name: chosen.node_name.clone(),
         job_id: job.job_id().to_owned(),
-        job: Some(std::sync::Arc::new(job.clone())),
+        job: Some(shared_job(ctx, job)),
         task_group: place.group.clone(),
         allocated_resources: AllocatedResources {
             tasks,
@@ -145,6 +148,22 @@ pub fn new_alloc(
         }
     }
     alloc
+}
+
+/// The plan's copy of the job when it is this very job, so the placements
+/// of one evaluation share one copy instead of each carrying its own.
+fn shared_job(ctx: &EvalContext<'_>, job: &Job) -> std::sync::Arc<Job> {
+    match &ctx.plan.job {
+        Some(j)
+            if j.id == job.id
+                && j.namespace == job.namespace
+                && j.version == job.version
+                && j.job_modify_index == job.job_modify_index =>
+        {
+            j.clone()
+        }
+        _ => std::sync::Arc::new(job.clone()),
+    }
 }
 
 /// A blocked evaluation that waits for capacity for the failed groups.
@@ -270,11 +289,11 @@ pub fn run_with_retries(
     let mut tries = 0;
     let outcome = loop {
         tries += 1;
-        let out = attempt(planner.state())?;
+        let mut out = attempt(planner.state())?;
         if plan_is_empty(&out.plan) {
             break out;
         }
-        let result = planner.submit_plan(out.plan.clone())?;
+        let result = planner.submit_plan(std::mem::take(&mut out.plan))?;
         if result.refresh_index == 0 {
             break out;
         }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sched_core::model::{Allocation, Node};
 
-use crate::job_view::{GroupView, JobView};
+use crate::job_view::JobView;
 
 /// The lowest port handed out dynamically (Nomad's default).
 pub const MIN_DYNAMIC_PORT: i64 = 20000;
@@ -90,35 +90,32 @@ impl Usage {
             self.cpu += t.cpu.cpu_shares;
             self.memory_mb += t.memory.memory_mb;
             self.cores += t.cpu.reserved_cores.len() as i64;
-            for n in &t.networks {
-                self.add_network_ports(n);
-            }
         }
-        let shared = &alloc.allocated_resources.shared;
-        for p in &shared.ports {
-            self.ports.insert(p.value);
+        for port in alloc_ports(alloc) {
+            self.ports.insert(port);
         }
-        for n in &shared.networks {
-            self.add_network_ports(n);
-        }
-        // Devices are not itemised in the allocated resources yet: count
-        // what the alloc's group asks for.
-        if let Some(group) = alloc.job.as_ref().and_then(|j| j.group(&alloc.task_group)) {
-            for (name, count) in group.ask().devices {
-                *self.devices.entry(name).or_default() += count;
-            }
+        for (name, count) in alloc_devices(alloc) {
+            *self.devices.entry(name.to_owned()).or_default() += count;
         }
     }
 
-    fn add_network_ports(&mut self, n: &sched_core::model::NetworkResource) {
-        for p in n
-            .reserved_ports
-            .iter()
-            .flatten()
-            .chain(n.dynamic_ports.iter().flatten())
-        {
-            if let Some(v) = p.value {
-                self.ports.insert(v);
+    /// Takes away one allocation's resources, which [`add`](Self::add)
+    /// added before.
+    pub fn remove(&mut self, alloc: &Allocation) {
+        for t in alloc.allocated_resources.tasks.values() {
+            self.cpu -= t.cpu.cpu_shares;
+            self.memory_mb -= t.memory.memory_mb;
+            self.cores -= t.cpu.reserved_cores.len() as i64;
+        }
+        for port in alloc_ports(alloc) {
+            self.ports.remove(&port);
+        }
+        for (name, count) in alloc_devices(alloc) {
+            if let Some(held) = self.devices.get_mut(name) {
+                *held = held.saturating_sub(count);
+                if *held == 0 {
+                    self.devices.remove(name);
+                }
             }
         }
     }
@@ -133,6 +130,41 @@ impl Usage {
         }
         u
     }
+}
+
+/// The host ports an allocation holds, in its tasks' and its shared
+/// networks.
+fn alloc_ports(alloc: &Allocation) -> impl Iterator<Item = i64> + '_ {
+    let r = &alloc.allocated_resources;
+    let networks = r
+        .tasks
+        .values()
+        .flat_map(|t| t.networks.iter())
+        .chain(r.shared.networks.iter());
+    networks
+        .flat_map(|n| {
+            n.reserved_ports
+                .iter()
+                .flatten()
+                .chain(n.dynamic_ports.iter().flatten())
+                .filter_map(|p| p.value)
+        })
+        .chain(r.shared.ports.iter().map(|p| p.value))
+}
+
+/// The device instances an allocation holds by requested name. Devices are
+/// not itemised in the allocated resources yet: this is what the
+/// allocation's group asks for.
+fn alloc_devices(alloc: &Allocation) -> impl Iterator<Item = (&str, u64)> {
+    alloc
+        .job
+        .as_ref()
+        .and_then(|j| j.group(&alloc.task_group))
+        .into_iter()
+        .flat_map(|g| g.tasks.iter().flatten())
+        .filter_map(|t| t.resources.as_ref()?.devices.as_ref())
+        .flatten()
+        .map(|d| (d.name.as_deref().unwrap_or(""), d.count.unwrap_or(1)))
 }
 
 /// Ports the node itself reserves (`reserved.reserved_ports = "22,80,8000-8080"`).
