@@ -16,18 +16,22 @@
 //! It keeps no state of its own: "new since the last evaluation" is read
 //! from the allocation's deployment-status index against the job's newest
 //! evaluation, so a new leader picks up exactly where the old one stopped.
+//! What it remembers between looks ([`Seen`]) only lets it skip the
+//! deployments it found idle and that have not changed since, so a look
+//! after each committed plan costs the changed deployments, not every
+//! running one with all its allocations.
 //! Every change goes through a deployment command, which the FSM refuses
 //! if the deployment moved on meanwhile. It does not place or stop
 //! allocations (the scheduler does, from the evaluations it creates).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::DateTime;
 use sched_core::model::{
-    Allocation, Deployment, DeploymentState, DeploymentStatus, DeploymentStatusUpdate, Evaluation,
-    Job,
+    Allocation, Deployment, DeploymentId, DeploymentState, DeploymentStatus,
+    DeploymentStatusUpdate, Evaluation, Job,
 };
 use tokio::sync::watch;
 
@@ -156,11 +160,35 @@ pub fn fail(snap: &StateSnapshot, d: &Deployment, desc: &str, revert: bool, now:
     }
 }
 
-/// Decides what to do about every running deployment at `now`.
-pub fn step(snap: &StateSnapshot, now: i64) -> Step {
+/// Deployments an earlier look found nothing to do for, so the next look
+/// can skip them: a deployment's decision depends only on the deployment,
+/// its allocations and the time, and every allocation change that matters
+/// (placed, healthy, unhealthy) also changes the deployment's modify index.
+/// Only a shortcut: an empty one (a new leader's) costs one full look.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Deployment → (modify index when looked at, time until which the
+    /// look stays valid: its next progress deadline).
+    idle: HashMap<DeploymentId, (u64, i64)>,
+}
+
+/// Decides what to do about every running deployment at `now`, skipping
+/// those `seen` idle and unchanged since.
+pub fn step(snap: &StateSnapshot, now: i64, seen: &mut Seen) -> Step {
     let mut out = Step::default();
+    let mut idle = HashMap::with_capacity(seen.idle.len());
     for d in snap.deployments("") {
         if d.status != DeploymentStatus::Running {
+            continue;
+        }
+        if let Some(&(index, until)) = seen.idle.get(&d.id)
+            && index == d.modify_index
+            && now < until
+        {
+            if until < i64::MAX {
+                out.wake = Some(out.wake.map_or(until, |w| w.min(until)));
+            }
+            idle.insert(d.id.clone(), (index, until));
             continue;
         }
         let allocs: Vec<Arc<Allocation>> = snap
@@ -168,10 +196,18 @@ pub fn step(snap: &StateSnapshot, now: i64) -> Step {
             .into_iter()
             .filter(|a| a.deployment_id.as_ref() == Some(&d.id))
             .collect();
-        if let Some(cmd) = watch_one(snap, &d, &allocs, now, &mut out.wake) {
-            out.commands.push(cmd);
+        let mut wake = None;
+        match watch_one(snap, &d, &allocs, now, &mut wake) {
+            Some(cmd) => out.commands.push(cmd),
+            None => {
+                idle.insert(d.id.clone(), (d.modify_index, wake.unwrap_or(i64::MAX)));
+            }
+        }
+        if let Some(w) = wake {
+            out.wake = Some(out.wake.map_or(w, |o| o.min(w)));
         }
     }
+    seen.idle = idle;
     out
 }
 
@@ -301,10 +337,10 @@ fn watch_one(
 /// Looks once and applies what it decided; answers when to look again
 /// (Unix nanoseconds) unless a deployment changes first: at once after a
 /// change, so one look's step leads to the next.
-pub async fn run_once(cluster: &dyn Cluster) -> i64 {
+pub async fn run_once(cluster: &dyn Cluster, seen: &mut Seen) -> i64 {
     let snap = cluster.state().snapshot();
     let now = cluster.now();
-    let decided = step(&snap, now);
+    let decided = step(&snap, now, seen);
     let mut wake = decided
         .wake
         .unwrap_or(i64::MAX)
@@ -338,11 +374,13 @@ pub async fn run_deployment_watcher(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let reader = cluster.state();
+    let mut memo = Seen::default();
     loop {
         if *shutdown.borrow() {
             return;
         }
         if !*leader.borrow_and_update() {
+            memo = Seen::default();
             tokio::select! {
                 r = leader.changed() => if r.is_err() { return },
                 _ = shutdown.wait_for(|s| *s) => return,
@@ -350,7 +388,7 @@ pub async fn run_deployment_watcher(
             continue;
         }
         let seen = reader.snapshot().table_index(Table::Deployments);
-        let wake = run_once(cluster.as_ref()).await;
+        let wake = run_once(cluster.as_ref(), &mut memo).await;
         let sleep =
             Duration::from_nanos(u64::try_from(wake.saturating_sub(cluster.now())).unwrap_or(0));
         tokio::select! {
@@ -380,6 +418,8 @@ mod tests {
     struct World {
         cluster: LocalCluster,
         clock: Arc<AtomicI64>,
+        /// Kept across looks, as the watcher task keeps it.
+        seen: tokio::sync::Mutex<Seen>,
         _dir: tempfile::TempDir,
     }
 
@@ -398,6 +438,7 @@ mod tests {
             let w = World {
                 cluster,
                 clock,
+                seen: tokio::sync::Mutex::new(Seen::default()),
                 _dir: dir,
             };
             for cmd in fixture::setup(group, allocs, canaries, T0) {
@@ -417,7 +458,7 @@ mod tests {
 
         /// One look by the watcher; answers when it wants to look again.
         async fn watch(&self) -> i64 {
-            run_once(&self.cluster).await
+            run_once(&self.cluster, &mut *self.seen.lock().await).await
         }
 
         fn snap(&self) -> StateSnapshot {
