@@ -366,11 +366,12 @@ mod tests {
                 client_status: status,
                 ..Default::default()
             };
+            let a = Arc::new(a);
             s.allocs_by_node
                 .entry(node.clone())
                 .or_default()
-                .insert(a.id.clone());
-            s.allocs.insert(a.id.clone(), Arc::new(a));
+                .insert(a.id.clone(), a.clone());
+            s.allocs.insert(a.id.clone(), a);
         }
         let evals = node_evals(&s, &node, 42);
         let jobs: Vec<&str> = evals.iter().map(|e| e.job_id.as_str()).collect();
@@ -412,11 +413,12 @@ mod tests {
             }
         };
         let put = |s: &mut StateSnapshot, a: Allocation| {
+            let a = Arc::new(a);
             s.allocs_by_node
                 .entry(node.clone())
                 .or_default()
-                .insert(a.id.clone());
-            s.allocs.insert(a.id.clone(), Arc::new(a));
+                .insert(a.id.clone(), a.clone());
+            s.allocs.insert(a.id.clone(), a);
         };
         put(&mut s, alloc(1, None, ClientStatus::Running));
         // A finished allocation's window does not count.

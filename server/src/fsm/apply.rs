@@ -724,11 +724,7 @@ fn initial_status(txn: &Txn, key: &NsKey, job: &Job) -> &'static str {
     }
     let s = &txn.state;
     let allocs = s.allocs_by_job.get(key);
-    if allocs.is_some_and(|ids| {
-        ids.iter()
-            .filter_map(|id| s.allocs.get(id))
-            .any(|a| !a.is_terminal())
-    }) {
+    if allocs.is_some_and(|allocs| allocs.values().any(|a| !a.is_terminal())) {
         return "running";
     }
     let evals = s.evals_by_job.get(key);

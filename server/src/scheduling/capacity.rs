@@ -236,9 +236,9 @@ mod tests {
         s.nodes.insert(b.id.clone(), Arc::new(b.clone()));
         s.allocs
             .insert(running.id.clone(), Arc::new(running.clone()));
-        let mut ids = imbl::OrdSet::new();
-        ids.insert(running.id.clone());
-        s.allocs_by_node.insert(b.id.clone(), ids);
+        let mut on_b = imbl::OrdMap::new();
+        on_b.insert(running.id.clone(), Arc::new(running.clone()));
+        s.allocs_by_node.insert(b.id.clone(), on_b);
         t.rebuild(&s);
         assert_eq!(fitting(&t, 3500, 100), vec![b.id.clone()]);
         assert!(fitting(&t, 3501, 100).is_empty());

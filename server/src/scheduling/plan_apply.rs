@@ -453,9 +453,10 @@ mod tests {
                 .get(&a.node_id)
                 .cloned()
                 .unwrap_or_default();
-            set.insert(a.id.clone());
+            let a = Arc::new(a.clone());
+            set.insert(a.id.clone(), a.clone());
             s.allocs_by_node.insert(a.node_id.clone(), set);
-            s.allocs.insert(a.id.clone(), Arc::new(a.clone()));
+            s.allocs.insert(a.id.clone(), a);
         }
         s
     }

@@ -212,15 +212,16 @@ impl SnapshotData {
                         })?;
                 a.job = Some(job);
             }
+            let a = Arc::new(a);
             s.allocs_by_job
                 .entry((a.namespace.clone(), a.job_id.clone()))
                 .or_default()
-                .insert(a.id.clone());
+                .insert(a.id.clone(), a.clone());
             s.allocs_by_node
                 .entry(a.node_id.clone())
                 .or_default()
-                .insert(a.id.clone());
-            s.allocs.insert(a.id.clone(), Arc::new(a));
+                .insert(a.id.clone(), a.clone());
+            s.allocs.insert(a.id.clone(), a);
         }
         for n in self.nodes {
             s.nodes.insert(n.id.clone(), Arc::new(n));

@@ -17,22 +17,14 @@ impl State for StateSnapshot {
     fn allocs_by_node(&self, id: &NodeId) -> Vec<&Allocation> {
         self.allocs_by_node
             .get(id)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|a| self.allocs.get(a).map(|a| a.as_ref()))
-                    .collect()
-            })
+            .map(|allocs| allocs.values().map(|a| a.as_ref()).collect())
             .unwrap_or_default()
     }
 
     fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Vec<&Allocation> {
         self.allocs_by_job
             .get(&(namespace.to_string(), job_id.to_string()))
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|a| self.allocs.get(a).map(|a| a.as_ref()))
-                    .collect()
-            })
+            .map(|allocs| allocs.values().map(|a| a.as_ref()).collect())
             .unwrap_or_default()
     }
 

@@ -159,9 +159,9 @@ impl Txn {
             .state
             .allocs_by_job
             .get(key)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|id| self.state.allocs.get(id))
+            .map(|allocs| {
+                allocs
+                    .values()
                     .filter_map(|a| a.job.as_ref().map(|j| j.version.unwrap_or(0)))
                     .collect()
             })
@@ -222,12 +222,12 @@ impl Txn {
             .allocs_by_job
             .entry(job)
             .or_default()
-            .insert(alloc.id.clone());
+            .insert(alloc.id.clone(), alloc.clone());
         self.state
             .allocs_by_node
             .entry(alloc.node_id.clone())
             .or_default()
-            .insert(alloc.id.clone());
+            .insert(alloc.id.clone(), alloc.clone());
         self.touch(Table::Allocs, DirtyKey::Alloc(alloc.id.clone()));
         self.state.allocs.insert(alloc.id.clone(), alloc);
     }
@@ -296,17 +296,41 @@ impl Txn {
 }
 
 /// Removes `id` from the set under `key`, dropping the set when empty.
-fn remove_from<K, V>(index: &mut imbl::OrdMap<K, imbl::OrdSet<V>>, key: &K, id: &V)
+fn remove_from<K, V, T>(index: &mut imbl::OrdMap<K, T>, key: &K, id: &V)
 where
     K: Ord + Clone,
-    V: Ord + Clone,
+    T: Keyed<V> + Clone,
 {
     if let Some(mut set) = index.get(key).cloned() {
-        set.remove(id);
+        set.remove_key(id);
         if set.is_empty() {
             index.remove(key);
         } else {
             index.insert(key.clone(), set);
         }
+    }
+}
+
+/// What a secondary index holds per key: IDs, or entries by ID.
+trait Keyed<V> {
+    fn remove_key(&mut self, id: &V);
+    fn is_empty(&self) -> bool;
+}
+
+impl<V: Ord + Clone> Keyed<V> for imbl::OrdSet<V> {
+    fn remove_key(&mut self, id: &V) {
+        self.remove(id);
+    }
+    fn is_empty(&self) -> bool {
+        imbl::OrdSet::is_empty(self)
+    }
+}
+
+impl<V: Ord + Clone, T: Clone> Keyed<V> for imbl::OrdMap<V, T> {
+    fn remove_key(&mut self, id: &V) {
+        self.remove(id);
+    }
+    fn is_empty(&self) -> bool {
+        imbl::OrdMap::is_empty(self)
     }
 }
