@@ -1,11 +1,14 @@
 //! The Raft log, hard state, conf state and latest snapshot in sled.
 //!
-//! Two trees: `raft_log` maps each entry's big-endian index to its term
+//! Three trees: `raft_log` maps each entry's big-endian index to its term
 //! (8 bytes, so `term` never decodes a payload) followed by the encoded
-//! entry; `raft_meta` holds the hard state, conf state, the point the log
-//! was truncated at and the latest snapshot. Writes are not flushed one by
-//! one: the node calls [`SledStorage::flush`] once per Ready batch, which is
-//! what makes group commit cheap.
+//! entry; `raft_meta` holds the hard state, conf state and the point the
+//! log was truncated at; `raft_snapshot` holds the latest snapshot alone.
+//! The snapshot is kept apart because sled rewrites a tree's page whole:
+//! beside the hard state, which changes with every commit, a snapshot of a
+//! million allocations was written out again and again. Writes are not
+//! flushed one by one: the node calls [`SledStorage::flush`] once per Ready
+//! batch, which is what makes group commit cheap.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -18,6 +21,7 @@ use super::error::RaftError;
 
 const LOG_TREE: &str = "raft_log";
 const META_TREE: &str = "raft_meta";
+const SNAPSHOT_TREE: &str = "raft_snapshot";
 const HARD_STATE_KEY: &[u8] = b"hard_state";
 const CONF_STATE_KEY: &[u8] = b"conf_state";
 const TRUNCATED_KEY: &[u8] = b"truncated";
@@ -31,6 +35,8 @@ pub struct SledStorage {
     db: sled::Db,
     log: sled::Tree,
     meta: sled::Tree,
+    /// The latest snapshot, in a tree of its own (see the module docs).
+    snapshots: sled::Tree,
     hard_state: HardState,
     conf_state: ConfState,
     /// Index and term of the last entry removed from the log (0, 0 when none):
@@ -94,11 +100,34 @@ fn decode<M: protobuf::Message>(what: &str, bytes: Option<sled::IVec>) -> Result
     }
 }
 
+/// Moves a snapshot stored beside the hard state (as data directories
+/// written before the snapshot had a tree of its own hold it) into the
+/// snapshot tree, in one transaction.
+fn move_snapshot_out_of_meta(meta: &sled::Tree, snapshots: &sled::Tree) -> Result<(), RaftError> {
+    let Some(old) = meta.get(SNAPSHOT_KEY)? else {
+        return Ok(());
+    };
+    (meta, snapshots)
+        .transaction(|(m, s)| {
+            s.insert(SNAPSHOT_KEY, old.clone())?;
+            m.remove(SNAPSHOT_KEY)?;
+            Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+        })
+        .map_err(|e| match e {
+            sled::transaction::TransactionError::Storage(e) => RaftError::Storage(e),
+            sled::transaction::TransactionError::Abort(()) => {
+                corrupt("moving the snapshot", "transaction aborted")
+            }
+        })
+}
+
 impl SledStorage {
     /// Opens (or creates) the Raft trees in `db` and loads the cached state.
     pub fn open(db: &sled::Db) -> Result<SledStorage, RaftError> {
         let log = db.open_tree(LOG_TREE)?;
         let meta = db.open_tree(META_TREE)?;
+        let snapshots = db.open_tree(SNAPSHOT_TREE)?;
+        move_snapshot_out_of_meta(&meta, &snapshots)?;
         let hard_state: HardState = decode("hard state", meta.get(HARD_STATE_KEY)?)?;
         let conf_state: ConfState = decode("conf state", meta.get(CONF_STATE_KEY)?)?;
         let truncated = match meta.get(TRUNCATED_KEY)? {
@@ -109,7 +138,7 @@ impl SledStorage {
             Some(_) => return Err(corrupt("truncated state", "wrong length")),
             None => (0, 0),
         };
-        let snapshot_at = match meta.get(SNAPSHOT_KEY)? {
+        let snapshot_at = match snapshots.get(SNAPSHOT_KEY)? {
             Some(b) => {
                 let s = Snapshot::parse_from_bytes(&b).map_err(|e| corrupt("snapshot", e))?;
                 (s.get_metadata().index, s.get_metadata().term)
@@ -124,6 +153,7 @@ impl SledStorage {
             db: db.clone(),
             log,
             meta,
+            snapshots,
             hard_state,
             conf_state,
             truncated,
@@ -243,12 +273,12 @@ impl SledStorage {
         let truncated = truncated_bytes(index, term);
         // One transaction: a crash must leave either the old log or the
         // snapshot, never a log without entries its commit index points at.
-        (&self.log, &self.meta)
-            .transaction(|(log, m)| {
+        (&self.log, &self.meta, &self.snapshots)
+            .transaction(|(log, m, snapshots)| {
                 for k in &keys {
                     log.remove(k)?;
                 }
-                m.insert(SNAPSHOT_KEY, snap_bytes.as_slice())?;
+                snapshots.insert(SNAPSHOT_KEY, snap_bytes.as_slice())?;
                 m.insert(TRUNCATED_KEY, truncated.as_slice())?;
                 m.insert(CONF_STATE_KEY, conf_bytes.as_slice())?;
                 m.insert(HARD_STATE_KEY, hs_bytes.as_slice())?;
@@ -317,14 +347,14 @@ impl SledStorage {
         meta.index = index;
         meta.term = term;
         meta.set_conf_state(conf_state);
-        self.meta.insert(SNAPSHOT_KEY, encode(&snap)?)?;
+        self.snapshots.insert(SNAPSHOT_KEY, encode(&snap)?)?;
         self.snapshot_at = (index, term);
         Ok(snap)
     }
 
     /// The stored snapshot, if any.
     pub fn stored_snapshot(&self) -> Result<Option<Snapshot>, RaftError> {
-        match self.meta.get(SNAPSHOT_KEY)? {
+        match self.snapshots.get(SNAPSHOT_KEY)? {
             Some(b) => Ok(Some(
                 Snapshot::parse_from_bytes(&b).map_err(|e| corrupt("snapshot", e))?,
             )),
@@ -644,5 +674,39 @@ mod tests {
         assert_eq!(s.term(3).ok(), Some(3));
         assert_eq!(s.snapshot_index(), 6);
         assert_eq!(s.entries(4, 9, None, ctx()).expect("entries").len(), 5);
+    }
+
+    #[test]
+    fn a_snapshot_stored_beside_the_hard_state_moves_to_its_own_tree() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let snap = {
+            let db = sled::open(dir.path()).expect("open");
+            let mut s = SledStorage::open(&db).expect("storage");
+            s.initialize(&[1]).expect("init");
+            s.append(&(1..=3).map(|i| entry(i, 1)).collect::<Vec<_>>())
+                .expect("append");
+            let cs = s.conf_state().clone();
+            let snap = s.create_snapshot(3, cs, b"three".to_vec()).expect("snap");
+            // Where data directories written before the snapshot tree kept it.
+            let bytes = db
+                .open_tree(SNAPSHOT_TREE)
+                .expect("tree")
+                .remove(SNAPSHOT_KEY)
+                .expect("remove")
+                .expect("stored");
+            db.open_tree(META_TREE)
+                .expect("meta")
+                .insert(SNAPSHOT_KEY, bytes)
+                .expect("insert");
+            s.flush().expect("flush");
+            snap
+        };
+        let db = sled::open(dir.path()).expect("reopen");
+        let s = SledStorage::open(&db).expect("storage");
+        assert_eq!(s.snapshot_index(), 3);
+        assert_eq!(s.stored_snapshot().expect("read"), Some(snap));
+        let meta = db.open_tree(META_TREE).expect("meta");
+        assert_eq!(meta.get(SNAPSHOT_KEY).expect("get"), None);
+        assert!(meta.get(CONF_STATE_KEY).expect("get").is_some());
     }
 }
