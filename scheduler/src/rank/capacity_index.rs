@@ -9,16 +9,20 @@
 //! The index is advisory: every candidate is re-checked against the
 //! proposed allocations by the stack, so a stale entry costs a skip, never
 //! an overcommit. Stores keep it up to date with [`CapacityIndex::update`].
+//!
+//! Its sets and maps are persistent (`imbl`): a server publishes a copy to
+//! its workers after every change burst, and a copy must not cost a clone
+//! of every node ID.
 
-use std::collections::{BTreeSet, HashMap};
+use imbl::{HashMap, OrdSet};
 
 use sched_core::model::NodeId;
 
 /// Partly filled nodes ordered by free CPU and, separately, by free memory.
 #[derive(Debug, Clone, Default)]
 pub struct CapacityIndex {
-    by_cpu: BTreeSet<(i64, i64, NodeId)>,
-    by_mem: BTreeSet<(i64, i64, NodeId)>,
+    by_cpu: OrdSet<(i64, i64, NodeId)>,
+    by_mem: OrdSet<(i64, i64, NodeId)>,
     entries: HashMap<NodeId, (i64, i64)>,
     totals: HashMap<NodeId, (i64, i64)>,
     sum_cpu: i64,
