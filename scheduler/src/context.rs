@@ -43,9 +43,11 @@ pub struct EvalContext<'a> {
 
 /// One node as the plan so far would leave it.
 struct ProposedNode<'a> {
-    /// The node's live allocations in the snapshot, sorted by ID, to find
-    /// the ones the plan stops, preempts or replaces in place.
+    /// The node's live allocations in the snapshot; sorted by ID (once
+    /// `sorted`) when the plan first touches the node, to find the ones it
+    /// stops, preempts or replaces in place.
     live: Vec<&'a Allocation>,
+    sorted: bool,
     /// Live allocations per (job, group), counted when first asked.
     live_counts: Vec<(String, String, u64)>,
     /// How many of the plan's stops, preemptions and placements for the
@@ -65,6 +67,7 @@ impl<'a> ProposedNode<'a> {
         let used = Usage::of(live.iter().copied());
         ProposedNode {
             live,
+            sorted: false,
             live_counts: Vec::new(),
             folded: [0; 3],
             displaced: Vec::new(),
@@ -73,7 +76,11 @@ impl<'a> ProposedNode<'a> {
         }
     }
 
-    fn find(&self, id: &AllocId) -> Option<&'a Allocation> {
+    fn find(&mut self, id: &AllocId) -> Option<&'a Allocation> {
+        if !self.sorted {
+            self.live.sort_by(|a, b| a.id.cmp(&b.id));
+            self.sorted = true;
+        }
         self.live
             .binary_search_by(|a| a.id.cmp(id))
             .ok()
@@ -189,12 +196,11 @@ impl<'a> EvalContext<'a> {
         let mut nodes = self.nodes.borrow_mut();
         let entry = nodes.entry(node.clone()).or_insert_with(|| {
             let state: &'a dyn State = self.state;
-            let mut live: Vec<&'a Allocation> = state
+            let live: Vec<&'a Allocation> = state
                 .allocs_by_node(node)
                 .into_iter()
                 .filter(|a| !a.is_terminal())
                 .collect();
-            live.sort_by(|a, b| a.id.cmp(&b.id));
             ProposedNode::new(live)
         });
         let plan = &self.plan;
