@@ -15,7 +15,8 @@ use support::poll::until;
 const WAIT: Duration = Duration::from_secs(120);
 
 /// A raw_exec service of two instances rolled out one at a time, whose task
-/// runs `script`; `canary` canaries wait for promotion. `min_healthy_time`
+/// runs `script` and is neither restarted nor rescheduled; `canary`
+/// canaries wait for promotion. `min_healthy_time`
 /// stays above the client's first look at a started task (one second), so
 /// a task that exits at once is seen dead before it could count as healthy.
 fn write_job(dir: &Path, name: &str, script: &str, canary: u32) -> String {
@@ -40,6 +41,13 @@ fn write_job(dir: &Path, name: &str, script: &str, canary: u32) -> String {
     restart {{
       attempts = 0
       mode     = "fail"
+    }}
+
+    # No second chance: an unhealthy allocation fails the deployment at
+    # once instead of being replaced until the progress deadline.
+    reschedule {{
+      attempts  = 0
+      unlimited = false
     }}
 
     task "web" {{

@@ -418,10 +418,16 @@ fn reconcile_group(
         );
     }
 
-    // Updates of what stays: in place where possible, else destructive.
+    // Updates of what stays: in place where possible, else destructive. A
+    // failed allocation that may not be rescheduled stays and counts, as in
+    // Nomad, so it is updated like a running one: after a revert, the
+    // failures of the bad version are replaced by the good one.
     let mut destructive: Vec<Allocation> = Vec::new();
     let mut inplace = 0usize;
-    for a in kept.iter().filter(|a| !a.client_status.is_terminal()) {
+    for a in kept
+        .iter()
+        .filter(|a| !a.client_status.is_terminal() || a.client_status == ClientStatus::Failed)
+    {
         let old = a.job.as_ref().and_then(|j| j.group(group.name()));
         // An allocation without its job cannot be compared: leave it.
         let same_version = a

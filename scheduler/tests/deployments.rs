@@ -605,3 +605,54 @@ fn a_lost_canary_is_placed_again_as_a_canary() {
     assert!(live(&h).iter().all(|a| version(a) == 1));
     assert_eq!(latest(&h).status, DeploymentStatus::Successful);
 }
+
+#[test]
+fn failures_that_may_not_be_rescheduled_are_replaced_by_a_newer_version() {
+    let mut h = cluster(3);
+    let mut v0 = job(2, 1, 0);
+    v0.reschedule = Some(sched_core::model::ReschedulePolicy {
+        attempts: Some(0),
+        unlimited: Some(false),
+        ..Default::default()
+    });
+    h.register_and_run(v0.clone(), &cfg()).unwrap();
+    all_healthy(&mut h);
+    rerun(&mut h);
+    // Both fail; with no reschedule attempt they stay and count.
+    for a in live(&h) {
+        h.set_client_status(&a.id, ClientStatus::Failed, 1_000_000_000_000);
+    }
+    rerun(&mut h);
+    assert!(live(&h).is_empty(), "nothing replaces them in this version");
+    let failed: Vec<Allocation> = h
+        .allocs_by_job("default", "web")
+        .into_iter()
+        .filter(|a| a.client_status == ClientStatus::Failed)
+        .cloned()
+        .collect();
+    assert_eq!(failed.len(), 2);
+    assert!(
+        failed
+            .iter()
+            .all(|a| a.desired_status == DesiredStatus::Run)
+    );
+
+    // A new version replaces them, max_parallel at a time.
+    h.register_and_run(changed(v0, "/bin/true"), &cfg())
+        .unwrap();
+    let now = live(&h);
+    assert_eq!(now.len(), 1, "one at a time");
+    assert_eq!(version(&now[0]), 1);
+    all_healthy(&mut h);
+    rerun(&mut h);
+    let now = live(&h);
+    assert_eq!(now.len(), 2);
+    assert!(now.iter().all(|a| version(a) == 1));
+    let stopped = h
+        .allocs_by_job("default", "web")
+        .into_iter()
+        .filter(|a| failed.iter().any(|f| f.id == a.id))
+        .filter(|a| a.desired_status == DesiredStatus::Stop)
+        .count();
+    assert_eq!(stopped, 2, "the failed allocations are stopped");
+}

@@ -4,7 +4,8 @@
 //!
 //! For each running deployment it decides, from one state snapshot and the
 //! cluster's clock, at most one of: fail it (an allocation reported
-//! unhealthy, or a group's progress deadline passed), reverting the job to
+//! unhealthy in a group without a progress deadline or with no reschedule
+//! attempt left, or a group's progress deadline passed), reverting the job to
 //! its latest stable version when the group asks for `auto_revert`; push
 //! progress deadlines forward and create an evaluation when allocations
 //! became healthy since the job's latest evaluation, so the scheduler
@@ -96,6 +97,32 @@ fn group_done(group: &DeploymentState, allocs: &[Arc<Allocation>]) -> bool {
     } else {
         group.healthy_allocs >= group.desired_total
     }
+}
+
+/// Nomad's `shouldFailEarly` for an unhealthy allocation: its group is not
+/// progress based (no progress deadline), or the allocation may not be
+/// rescheduled again (its policy's attempts are used up, or it has none).
+fn fails_early(snap: &StateSnapshot, d: &Deployment, a: &Allocation) -> bool {
+    use sched_scheduler::job_view::{GroupView, JobView};
+    let Some(g) = d.task_groups.get(&a.task_group) else {
+        return true;
+    };
+    if g.progress_deadline.0 <= 0 {
+        return true;
+    }
+    let current = snap.job(&d.namespace, &d.job_id);
+    let policy = a
+        .job
+        .as_deref()
+        .or(current.as_deref())
+        .and_then(|job| job.group(&a.task_group)?.reschedule(job));
+    !policy.is_some_and(|p| {
+        sched_scheduler::reconcile::reschedule_eligible(
+            a,
+            &p,
+            sched_scheduler::reconcile::failure_time(a),
+        )
+    })
 }
 
 /// The description and job of a failure that asks to revert: the latest
@@ -218,8 +245,13 @@ fn watch_one(
     now: i64,
     wake: &mut Option<i64>,
 ) -> Option<Command> {
-    // An unhealthy allocation fails the deployment at once.
-    if let Some(bad) = allocs.iter().find(|a| healthy(a) == Some(false)) {
+    // An unhealthy allocation fails the deployment at once when nothing
+    // else could still make the group healthy in time; otherwise it is
+    // replaced by its reschedule policy and the progress deadline decides.
+    if let Some(bad) = allocs
+        .iter()
+        .find(|a| healthy(a) == Some(false) && fails_early(snap, d, a))
+    {
         let revert = d
             .task_groups
             .get(&bad.task_group)
@@ -425,6 +457,10 @@ mod tests {
 
     impl World {
         fn new(group: DeploymentState, allocs: usize, canaries: usize) -> World {
+            World::set_up(fixture::setup(group, allocs, canaries, T0))
+        }
+
+        fn set_up(commands: Vec<Command>) -> World {
             let dir = tempfile::tempdir().expect("tempdir");
             let db = sled::open(dir.path()).expect("sled");
             let (fsm, reader) = Fsm::open(&db).expect("open");
@@ -441,7 +477,7 @@ mod tests {
                 seen: tokio::sync::Mutex::new(Seen::default()),
                 _dir: dir,
             };
-            for cmd in fixture::setup(group, allocs, canaries, T0) {
+            for cmd in commands {
                 w.apply(cmd);
             }
             w
@@ -489,13 +525,22 @@ mod tests {
         }
     }
 
+    /// A group without a progress deadline: the first unhealthy allocation
+    /// fails the deployment.
+    fn not_progress_based(g: DeploymentState) -> DeploymentState {
+        DeploymentState {
+            progress_deadline: Span(0),
+            ..g
+        }
+    }
+
     #[tokio::test]
     async fn an_unhealthy_allocation_fails_and_reverts_to_the_stable_version() {
         let w = World::new(
-            DeploymentState {
+            not_progress_based(DeploymentState {
                 auto_revert: true,
                 ..group(3, 0)
-            },
+            }),
             3,
             0,
         );
@@ -524,7 +569,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_auto_revert_or_a_stable_version_nothing_is_rolled_back() {
-        let w = World::new(group(3, 0), 3, 0);
+        let w = World::new(not_progress_based(group(3, 0)), 3, 0);
         w.apply(fixture::report(&[0], false, T0));
         w.watch().await;
         let d = w.deployment();
@@ -532,10 +577,10 @@ mod tests {
         assert_eq!(w.snap().job("default", JOB).expect("job").version, Some(1));
 
         let w = World::new(
-            DeploymentState {
+            not_progress_based(DeploymentState {
                 auto_revert: true,
                 ..group(3, 0)
-            },
+            }),
             3,
             0,
         );
@@ -551,6 +596,60 @@ mod tests {
             w.deployment().status_description,
             "Failed due to unhealthy allocations - no stable job version to auto revert to"
         );
+    }
+
+    #[tokio::test]
+    async fn with_a_progress_deadline_an_unhealthy_allocation_is_replaced_not_failed() {
+        let w = World::new(
+            DeploymentState {
+                auto_revert: true,
+                ..group(3, 0)
+            },
+            3,
+            0,
+        );
+        w.watch().await;
+        // The service default reschedule policy (unlimited) may replace it:
+        // the deployment goes on until its deadline.
+        w.apply(fixture::report(&[1], false, T0));
+        w.watch().await;
+        assert_eq!(w.deployment().status, DeploymentStatus::Running);
+        w.advance(11 * MINUTE);
+        w.watch().await;
+        let d = w.deployment();
+        assert_eq!(d.status, DeploymentStatus::Failed);
+        assert_eq!(
+            d.status_description,
+            "Failed due to progress deadline - rolling back to job version 0"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unhealthy_allocation_out_of_reschedule_attempts_fails_at_once() {
+        let mut commands = fixture::setup(group(3, 0), 3, 0, T0);
+        let none_left = sched_core::model::ReschedulePolicy {
+            attempts: Some(0),
+            unlimited: Some(false),
+            ..Default::default()
+        };
+        for cmd in &mut commands {
+            match cmd {
+                Command::JobRegister { job, .. } if job.priority == fixture::job(1).priority => {
+                    job.reschedule = Some(none_left.clone());
+                }
+                Command::ApplyPlanResult { job: Some(job), .. } => {
+                    job.reschedule = Some(none_left.clone());
+                }
+                _ => {}
+            }
+        }
+        let w = World::set_up(commands);
+        w.watch().await;
+        w.apply(fixture::report(&[2], false, T0));
+        w.watch().await;
+        let d = w.deployment();
+        assert_eq!(d.status, DeploymentStatus::Failed);
+        assert_eq!(d.status_description, "Failed due to unhealthy allocations");
     }
 
     #[tokio::test]
