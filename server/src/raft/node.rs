@@ -364,6 +364,11 @@ pub fn spawn(
     // cluster, such as `sched agent -dev`.
     if raw.raft.prs().is_singleton() && raw.raft.promotable() {
         raw.campaign()?;
+        tracing::info!(
+            raft_id = config.id,
+            term = raw.raft.term,
+            "the only voter leads"
+        );
     }
     // The conf state is current as of the last applied conf change; peers
     // whose address is not known yet are learned from conf changes and the
@@ -380,6 +385,10 @@ pub fn spawn(
         timeout: config.request_timeout,
     };
     let boot = uuid::Uuid::new_v4().as_u64_pair().0;
+    // Already known after the start-up campaign: the first Ready must not
+    // read it as a change of leader, which would drop the proposals taken
+    // in between.
+    let leader_id = raw.raft.leader_id;
     let node = Node {
         raw,
         sm,
@@ -397,7 +406,7 @@ pub fn spawn(
         compact_to: 0,
         status_tx,
         last_contact: None,
-        leader_id: INVALID_ID,
+        leader_id,
         config,
     };
     runtime.spawn(node.run(rx));
