@@ -88,12 +88,8 @@ impl<'a> ProposedNode<'a> {
     }
 
     fn count(&mut self, job_id: &str, group: &str, by: i64) {
-        match self
-            .counts
-            .iter_mut()
-            .find(|(j, g, _)| j == job_id && g == group)
-        {
-            Some(entry) => entry.2 += by,
+        match group_entry(&mut self.counts, job_id, group) {
+            Some(n) => *n += by,
             None => self.counts.push((job_id.to_owned(), group.to_owned(), by)),
         }
     }
@@ -131,12 +127,8 @@ impl<'a> ProposedNode<'a> {
 
     /// The proposed allocations of `job_id`'s `group`.
     fn collisions(&mut self, job_id: &str, group: &str) -> u64 {
-        let live = match self
-            .live_counts
-            .iter()
-            .find(|(j, g, _)| j == job_id && g == group)
-        {
-            Some(entry) => entry.2,
+        let live = match group_entry(&mut self.live_counts, job_id, group) {
+            Some(n) => *n,
             None => {
                 let n = self
                     .live
@@ -148,13 +140,21 @@ impl<'a> ProposedNode<'a> {
                 n
             }
         };
-        let change = self
-            .counts
-            .iter()
-            .find(|(j, g, _)| j == job_id && g == group)
-            .map_or(0, |entry| entry.2);
+        let change = group_entry(&mut self.counts, job_id, group).map_or(0, |n| *n);
         live.saturating_add_signed(change)
     }
+}
+
+/// The count kept for `job_id`'s `group` in a short list of them.
+fn group_entry<'v, T>(
+    counts: &'v mut [(String, String, T)],
+    job_id: &str,
+    group: &str,
+) -> Option<&'v mut T> {
+    counts
+        .iter_mut()
+        .find(|(j, g, _)| j == job_id && g == group)
+        .map(|(_, _, n)| n)
 }
 
 /// What a node would hold if the plan committed, as the fit check needs it.

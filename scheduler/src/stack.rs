@@ -404,15 +404,12 @@ impl<'s> Stack<'s> {
         // candidates are read lazily: most placements score a handful).
         let state = self.state;
         let kept = state.capacity_index();
-        if kept.is_none() && self.built_index.is_none() {
-            self.load_nodes();
-            let nodes = self.nodes.as_deref().unwrap_or(&[]);
-            self.built_index = Some(build_index(state, nodes));
-        }
-        let built = if kept.is_none() {
-            self.built_index.take()
-        } else {
-            None
+        let built = match kept {
+            Some(_) => None,
+            None => Some(self.built_index.take().unwrap_or_else(|| {
+                self.load_nodes();
+                build_index(state, self.nodes.as_deref().unwrap_or(&[]))
+            })),
         };
         let mut sel = LimitSelect::new(self.config.index_candidates.max(1));
         let mut seen: Vec<&'s Node> = Vec::new();

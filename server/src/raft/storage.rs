@@ -113,12 +113,15 @@ fn move_snapshot_out_of_meta(meta: &sled::Tree, snapshots: &sled::Tree) -> Resul
             m.remove(SNAPSHOT_KEY)?;
             Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
         })
-        .map_err(|e| match e {
-            sled::transaction::TransactionError::Storage(e) => RaftError::Storage(e),
-            sled::transaction::TransactionError::Abort(()) => {
-                corrupt("moving the snapshot", "transaction aborted")
-            }
-        })
+        .map_err(|e| transaction_error("moving the snapshot", e))
+}
+
+/// A failed transaction of these trees (which never abort on purpose).
+fn transaction_error(what: &str, e: sled::transaction::TransactionError<()>) -> RaftError {
+    match e {
+        sled::transaction::TransactionError::Storage(e) => RaftError::Storage(e),
+        sled::transaction::TransactionError::Abort(()) => corrupt(what, "transaction aborted"),
+    }
 }
 
 impl SledStorage {
@@ -284,12 +287,7 @@ impl SledStorage {
                 m.insert(HARD_STATE_KEY, hs_bytes.as_slice())?;
                 Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
             })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Storage(e) => RaftError::Storage(e),
-                sled::transaction::TransactionError::Abort(()) => {
-                    corrupt("installing snapshot", "transaction aborted")
-                }
-            })?;
+            .map_err(|e| transaction_error("installing snapshot", e))?;
         self.truncated = (index, term);
         self.last_index = index;
         self.snapshot_at = (index, term);

@@ -525,6 +525,14 @@ mod tests {
         }
     }
 
+    /// A group that reverts to the stable version when it fails.
+    fn reverting(g: DeploymentState) -> DeploymentState {
+        DeploymentState {
+            auto_revert: true,
+            ..g
+        }
+    }
+
     /// A group without a progress deadline: the first unhealthy allocation
     /// fails the deployment.
     fn not_progress_based(g: DeploymentState) -> DeploymentState {
@@ -536,14 +544,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unhealthy_allocation_fails_and_reverts_to_the_stable_version() {
-        let w = World::new(
-            not_progress_based(DeploymentState {
-                auto_revert: true,
-                ..group(3, 0)
-            }),
-            3,
-            0,
-        );
+        let w = World::new(not_progress_based(reverting(group(3, 0))), 3, 0);
         w.watch().await;
         w.apply(fixture::report(&[1], false, T0));
         w.watch().await;
@@ -576,14 +577,7 @@ mod tests {
         assert_eq!(d.status_description, "Failed due to unhealthy allocations");
         assert_eq!(w.snap().job("default", JOB).expect("job").version, Some(1));
 
-        let w = World::new(
-            not_progress_based(DeploymentState {
-                auto_revert: true,
-                ..group(3, 0)
-            }),
-            3,
-            0,
-        );
+        let w = World::new(not_progress_based(reverting(group(3, 0))), 3, 0);
         w.apply(Command::JobStability {
             namespace: "default".into(),
             job_id: JOB.into(),
@@ -600,14 +594,7 @@ mod tests {
 
     #[tokio::test]
     async fn with_a_progress_deadline_an_unhealthy_allocation_is_replaced_not_failed() {
-        let w = World::new(
-            DeploymentState {
-                auto_revert: true,
-                ..group(3, 0)
-            },
-            3,
-            0,
-        );
+        let w = World::new(reverting(group(3, 0)), 3, 0);
         w.watch().await;
         // The service default reschedule policy (unlimited) may replace it:
         // the deployment goes on until its deadline.
@@ -654,14 +641,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_progress_deadline_fails_a_deployment_that_stalls() {
-        let w = World::new(
-            DeploymentState {
-                auto_revert: true,
-                ..group(3, 0)
-            },
-            3,
-            0,
-        );
+        let w = World::new(reverting(group(3, 0)), 3, 0);
         // The first look starts the clock.
         w.watch().await;
         let by = w.deployment().task_groups[GROUP]
